@@ -1,0 +1,114 @@
+"""Opening a database: engines with the right SQLite settings, and the schema version check."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB = "sqlite:///newsalign.db"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database schema is not the one this version of newsalign expects."""
+
+
+def default_url() -> str:
+    """`$NEWSALIGN_DB`, else a SQLite file in the working directory."""
+    return os.environ.get("NEWSALIGN_DB") or DEFAULT_DB
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for `url` that needs no alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config(DEFAULT_DB)).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
+    """An engine for a database at the current schema; an empty one is created when allowed.
+
+    A database behind or ahead of this code's migrations is refused with SchemaError.
+    """
+    engine = make_engine(url)
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return engine
+    if current is None and auto_upgrade and not _has_tables(engine):
+        logger.info("creating the newsalign schema in %s", engine.url.render_as_string())
+        upgrade(url)
+        return engine
+    engine.dispose()
+    raise SchemaError(_mismatch_message(current, head, url))
+
+
+def _has_tables(engine: Engine) -> bool:
+    """True when the database holds tables other than Alembic's own bookkeeping."""
+    return bool(set(inspect(engine).get_table_names()) - {"alembic_version"})
+
+
+def _mismatch_message(current: str | None, head: str, url: str) -> str:
+    known = {
+        rev.revision for rev in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+    }
+    shown = make_url(url).render_as_string(hide_password=True)
+    if current is None:
+        return f"{shown} holds tables that are not a newsalign schema; use another database"
+    if current in known:
+        return (
+            f"{shown} is at schema revision {current}, behind this newsalign ({head}); "
+            f"run: newsalign db upgrade --db {shown}"
+        )
+    return (
+        f"{shown} is at schema revision {current}, which this newsalign does not know "
+        f"(newer than {head}?); upgrade newsalign"
+    )
