@@ -111,6 +111,8 @@ class Edition(Base):
     charset: Mapped[str | None] = mapped_column(String(40))
     charset_source: Mapped[str | None] = mapped_column(String(16))
     extractor_version: Mapped[str | None] = mapped_column(String(64))
+    unchanged_fetches: Mapped[int] = mapped_column(Integer, default=0)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
     found_via: Mapped[str] = mapped_column(String(16), default="start")
     found_from: Mapped[str | None] = mapped_column(URL)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -240,6 +242,44 @@ class ReviewDecision(Base):
     reviewer: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EditionPair(Base):
+    """How sure we are that two editions of an article are translations of each other."""
+
+    __tablename__ = "edition_pairs"
+    __table_args__ = (UniqueConstraint("edition_a_id", "edition_b_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    edition_a_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
+    edition_b_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_by: Mapped[str | None] = mapped_column(String(255))
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"EditionPair({self.edition_a_id!r}, {self.edition_b_id!r}, {self.confidence:.2f})"
+
+
+class Source(Base):
+    """A feed/sitemap set crawled on a schedule."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    feeds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sitemaps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    news_sitemaps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allow_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    every_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    max_age_seconds: Mapped[int] = mapped_column(Integer, default=7 * 86400)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"Source(name={self.name!r})"
 
 
 class CrawlRun(Base):

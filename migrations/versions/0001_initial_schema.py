@@ -2,21 +2,20 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 13:46:55.194593
+Create Date: 2026-11-28 13:52:41.616910
 
 """
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -47,6 +46,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("host", name=op.f("uq_sites_host")),
+    )
+    op.create_table(
+        "sources",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("feeds", sa.JSON(), nullable=False),
+        sa.Column("sitemaps", sa.JSON(), nullable=False),
+        sa.Column("news_sitemaps", sa.JSON(), nullable=False),
+        sa.Column("allow_domains", sa.JSON(), nullable=False),
+        sa.Column("every_seconds", sa.Integer(), nullable=False),
+        sa.Column("max_age_seconds", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
+        sa.UniqueConstraint("name", name=op.f("uq_sources_name")),
     )
     op.create_table(
         "articles",
@@ -117,6 +131,8 @@ def upgrade() -> None:
         sa.Column("charset", sa.String(length=40), nullable=True),
         sa.Column("charset_source", sa.String(length=16), nullable=True),
         sa.Column("extractor_version", sa.String(length=64), nullable=True),
+        sa.Column("unchanged_fetches", sa.Integer(), nullable=False),
+        sa.Column("next_fetch_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("found_via", sa.String(length=16), nullable=False),
         sa.Column("found_from", sa.String(length=2048), nullable=True),
         sa.Column("flags", sa.JSON(), nullable=False),
@@ -136,6 +152,9 @@ def upgrade() -> None:
             batch_op.f("ix_editions_detected_lang"), ["detected_lang"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_editions_lang"), ["lang"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_editions_next_fetch_at"), ["next_fetch_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_editions_site_id"), ["site_id"], unique=False)
 
     op.create_table(
@@ -165,6 +184,36 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_edition_links_target_url"), ["target_url"], unique=False
+        )
+
+    op.create_table(
+        "edition_pairs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("edition_a_id", sa.Integer(), nullable=False),
+        sa.Column("edition_b_id", sa.Integer(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("suspect", sa.Boolean(), nullable=False),
+        sa.Column("confirmed_by", sa.String(length=255), nullable=True),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["article_id"], ["articles.id"], name=op.f("fk_edition_pairs_article_id_articles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["edition_a_id"], ["editions.id"], name=op.f("fk_edition_pairs_edition_a_id_editions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["edition_b_id"], ["editions.id"], name=op.f("fk_edition_pairs_edition_b_id_editions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_edition_pairs")),
+        sa.UniqueConstraint(
+            "edition_a_id", "edition_b_id", name=op.f("uq_edition_pairs_edition_a_id_edition_b_id")
+        ),
+    )
+    with op.batch_alter_table("edition_pairs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_edition_pairs_article_id"), ["article_id"], unique=False
         )
 
     op.create_table(
@@ -326,6 +375,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_revisions_edition_id"))
 
     op.drop_table("revisions")
+    with op.batch_alter_table("edition_pairs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_edition_pairs_article_id"))
+
+    op.drop_table("edition_pairs")
     with op.batch_alter_table("edition_links", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_edition_links_target_url"))
         batch_op.drop_index(batch_op.f("ix_edition_links_edition_id"))
@@ -333,6 +386,7 @@ def downgrade() -> None:
     op.drop_table("edition_links")
     with op.batch_alter_table("editions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_editions_site_id"))
+        batch_op.drop_index(batch_op.f("ix_editions_next_fetch_at"))
         batch_op.drop_index(batch_op.f("ix_editions_lang"))
         batch_op.drop_index(batch_op.f("ix_editions_detected_lang"))
         batch_op.drop_index(batch_op.f("ix_editions_article_id"))
@@ -347,6 +401,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_articles_site_id"))
 
     op.drop_table("articles")
+    op.drop_table("sources")
     op.drop_table("sites")
     op.drop_table("crawl_runs")
     # ### end Alembic commands ###
