@@ -65,6 +65,7 @@ class Article(Base):
     """One story: the cluster of its editions in every language."""
 
     __tablename__ = "articles"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids of merged articles are never reused
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     cluster_key: Mapped[str] = mapped_column(URL, unique=True)
@@ -207,6 +208,7 @@ class AlignmentPair(Base):
     """One bead: source paragraphs [src_start, src_end) with target [tgt_start, tgt_end)."""
 
     __tablename__ = "alignment_pairs"
+    __table_args__ = {"sqlite_autoincrement": True}  # pair ids stay stable for reviewers
     id: Mapped[int] = mapped_column(primary_key=True)
     alignment_id: Mapped[int] = mapped_column(ForeignKey("alignments.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)

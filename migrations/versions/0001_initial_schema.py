@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 13:52:41.616910
+Create Date: 2026-11-28 14:03:58.006796
 
 """
 
@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_articles_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
         sa.UniqueConstraint("cluster_key", name=op.f("uq_articles_cluster_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_articles_site_id"), ["site_id"], unique=False)
@@ -312,6 +313,7 @@ def upgrade() -> None:
             name=op.f("fk_alignment_pairs_alignment_id_alignments"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alignment_pairs")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("alignment_pairs", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,51 @@
+"""What the database already knows about a URL, for conditional and skipped re-fetches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from pipeline.db import make_engine
+from pipeline.discover import canonicalize_url
+from pipeline.queries import stored_page
+
+
+class KnownPages:
+    """Read-only lookups of stored editions by URL."""
+
+    def __init__(self, db_url: str) -> None:
+        self.engine: Engine = make_engine(db_url)
+
+    def lookup(self, url: str) -> dict[str, Any] | None:
+        """The stored facts of the edition at `url`, or None."""
+        key = canonicalize_url(url)
+        if key is None:
+            return None
+        with Session(self.engine) as session:
+            return stored_page(session, key)
+
+    def validators(self, url: str) -> dict[str, str]:
+        """Conditional-GET headers for `url` from its stored ETag and Last-Modified."""
+        page = self.lookup(url)
+        headers = {}
+        if page and page["etag"]:
+            headers["If-None-Match"] = page["etag"]
+        if page and page["last_modified"]:
+            headers["If-Modified-Since"] = page["last_modified"]
+        return headers
+
+    def is_fresh(self, url: str) -> bool:
+        """True when the stored edition is not yet due for a re-fetch."""
+        page = self.lookup(url)
+        due = page["next_fetch_at"] if page else None
+        if due is None:
+            return False
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        return due > datetime.now(UTC)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,108 @@
+"""Spider helpers: which hosts a crawl may visit, and turning responses and failures into items."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from twisted.internet.error import (
+    ConnectionLost,
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from crawler.items import PageItem
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Hosts a crawl may fetch: the start URLs' hosts and the named domains (with subdomains)."""
+
+    domains: frozenset[str]
+
+    @classmethod
+    def from_urls(cls, urls: list[str], extra: list[str]) -> Scope:
+        hosts = {urlsplit(u).hostname or "" for u in urls} | {d.lower().strip(".") for d in extra}
+        return cls(frozenset(h for h in hosts if h))
+
+    def allows(self, url: str) -> bool:
+        """True when the URL is http(s) on an allowed host (IP addresses only when named)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            return False
+        if _is_ip(host):
+            return host in self.domains
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def page_item(response: Response) -> PageItem:
+    """The raw facts of a response."""
+    meta = response.meta
+    headers = {
+        k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+        for k, v in response.headers.items()
+    }
+    return PageItem(
+        requested_url=_first_url(response),
+        url=response.url,
+        status=response.status,
+        body=response.body,
+        headers=headers,
+        found_via=meta.get("found_via", "start"),
+        found_from=meta.get("found_from"),
+        hreflang=meta.get("hreflang"),
+        sitemap_links=tuple(meta.get("sitemap_links") or ()),
+    )
+
+
+def _first_url(response: Response) -> str:
+    """The URL first asked for, before any redirect."""
+    chain = response.meta.get("redirect_urls") or []
+    return chain[0] if chain else response.url
+
+
+def failure_reason(failure: Failure) -> tuple[str, str]:
+    """A short reason code and a readable detail for a failed request."""
+    exc = failure.value
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, IgnoreRequest):
+        text = detail.lower()
+        if "robots.txt" in text:
+            return "robots_disallowed", detail
+        if "max redirect" in text or "redirect" in text:
+            return "redirect_loop", detail
+        if "offsite" in text:
+            return "offsite", detail
+        if "max size" in text or "larger than" in text:
+            return "too_large", detail
+        return "ignored", detail
+    for kinds, reason in _REASONS:
+        if isinstance(exc, kinds):
+            return reason, detail
+    if "max size" in detail or "larger than" in detail:
+        return "too_large", detail
+    return type(exc).__name__, detail
+
+
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((TimeoutError, TCPTimedOutError), "timeout"),
+    (DNSLookupError, "dns_error"),
+    (ConnectionRefusedError, "connection_refused"),
+    ((ConnectionLost, ResponseFailed, ResponseNeverReceived), "connection_lost"),
+)

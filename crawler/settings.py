@@ -1,0 +1,53 @@
+"""Scrapy settings: polite by default, bounded in size and time, storing through pipeline/."""
+
+BOT_NAME = "newsalign"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = (
+    "newsalign/0.1 (multilingual news edition crawler; +https://pypi.org/project/newsalign/)"
+)
+ROBOTSTXT_OBEY = True
+
+# Politeness: AutoThrottle adapts the delay to the server's latency.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+
+# Retries with exponential backoff on 5xx, 429 and timeouts (see crawler.middlewares).
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.ConditionalGetMiddleware": 560,
+}
+
+# Bounds: size (also after decompression), time, redirects.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 10
+
+# Every status reaches the spider, so failures are recorded instead of silently dropped.
+HTTPERROR_ALLOW_ALL = True
+
+ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
+
+# newsalign's own settings.
+NEWSALIGN_DB = None  # SQLAlchemy URL; None means $NEWSALIGN_DB or sqlite:///newsalign.db
+NEWSALIGN_RUN_ID = None  # crawl_runs id created by the CLI; None: the pipeline creates one
+NEWSALIGN_PROGRESS_SECONDS = 5.0
+NEWSALIGN_CONDITIONAL_GET = True  # If-None-Match / If-Modified-Since for stored editions
+NEWSALIGN_SKIP_FRESH = True  # sitemap/feed entries not yet due for a re-fetch are skipped
+
+# No control ports: a crawl running from cron listens on nothing.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,173 @@
+"""The editions spider: fetch article URLs and, transitively, every edition they declare."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Self
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.items import PageItem
+from crawler.known import KnownPages
+from crawler.scope import Scope, failure_reason, page_item
+from pipeline.db import default_url
+from pipeline.discover import discover
+from pipeline.sitemaps import SitemapEntry, SitemapError, parse_sitemap
+
+logger = logging.getLogger(__name__)
+
+FOLLOWED_SOURCES = frozenset({"head", "header", "sitemap", "menu", "pattern"})
+
+
+class EditionsSpider(scrapy.Spider):
+    """Fetches article URLs (given, or listed in sitemaps) and follows edition links only."""
+
+    name = "editions"
+
+    def __init__(
+        self,
+        urls: str | list[str] = "",
+        sitemaps: str | list[str] = "",
+        allow_domains: str | list[str] = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.start_urls = _as_list(urls)
+        self.sitemap_urls = _as_list(sitemaps)
+        self.scope = Scope.from_urls(self.start_urls + self.sitemap_urls, _as_list(allow_domains))
+        self.allowed_domains = sorted(self.scope.domains)
+        self.known: KnownPages | None = None
+        self.skip_fresh = False
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.sitemap_urls:
+            yield self.sitemap_request(url, None)
+        for url in self.start_urls:
+            yield self.request(url, via="start")
+
+    def request(
+        self,
+        url: str,
+        *,
+        via: str,
+        source: str | None = None,
+        hreflang: str | None = None,
+        sitemap_links: tuple[tuple[str, str], ...] = (),
+    ) -> scrapy.Request:
+        """A request for a page, remembering how it was found."""
+        meta = {
+            "found_via": via,
+            "found_from": source,
+            "hreflang": hreflang,
+            "sitemap_links": sitemap_links,
+        }
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
+
+    def sitemap_request(self, url: str, source: str | None) -> scrapy.Request:
+        """A request for a sitemap or sitemap index."""
+        meta = {"found_via": "sitemap", "found_from": source}
+        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.failed, meta=meta)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.known = KnownPages(settings.get("NEWSALIGN_DB") or default_url())
+        spider.skip_fresh = settings.getbool("NEWSALIGN_SKIP_FRESH", True)
+        crawler.signals.connect(spider.known.close, signal=signals.spider_closed)
+        return spider
+
+    def parse(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
+        yield page_item(response)
+        if response.status == 200 and isinstance(response, TextResponse):
+            yield from self.follow_editions(response)
+        elif response.status == 304:
+            yield from self.follow_stored_editions(response)
+
+    def follow_stored_editions(self, response: Response) -> Iterator[scrapy.Request]:
+        """For an unchanged page, the edition links it declared when it was stored."""
+        stored = self.known.lookup(response.url) if self.known else None
+        for url, hreflang, source in stored["links"] if stored else []:
+            if source in FOLLOWED_SOURCES and self.in_scope(url, response.url):
+                yield self.request(url, via=source, source=response.url, hreflang=hreflang)
+
+    def follow_editions(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """Requests for the edition links the page declares, on allowed hosts only."""
+        for link in discover(response.text, response.url, page_item(response).headers).links:
+            if link.source in FOLLOWED_SOURCES and self.in_scope(link.url, response.url):
+                yield self.request(
+                    link.url, via=link.source, source=response.url, hreflang=link.hreflang
+                )
+
+    def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
+        """Child sitemaps and listed articles, each article with its sitemap alternates."""
+        if response.status != 200:
+            yield page_item(response)
+            return
+        try:
+            sitemap = parse_sitemap(response.body, response.url)
+        except SitemapError as exc:
+            yield _failed_item(
+                response.url, response.meta, "bad_sitemap", str(exc), response.status
+            )
+            return
+        for child in sitemap.sitemaps:
+            if self.in_scope(child, response.url):
+                yield self.sitemap_request(child, response.url)
+        for entry in sitemap.entries:
+            yield from self.entry_requests(entry, response.url)
+
+    def entry_requests(self, entry: SitemapEntry, sitemap_url: str) -> Iterator[scrapy.Request]:
+        """The listed page and each alternate, all carrying the sitemap's alternates."""
+        group = tuple((link.url, link.hreflang) for link in entry.alternates)
+        langs = {link.url: link.hreflang for link in entry.alternates}
+        for url in dict.fromkeys([entry.loc, *langs]):
+            if self.skip_fresh and self.known and self.known.is_fresh(url):
+                logger.debug("skipping %r: stored and not yet due", url)
+                continue
+            if self.in_scope(url, sitemap_url):
+                yield self.request(
+                    url,
+                    via="sitemap",
+                    source=sitemap_url,
+                    hreflang=langs.get(url) or entry.news_language,
+                    sitemap_links=group,
+                )
+
+    def in_scope(self, url: str, found_on: str) -> bool:
+        """True when the crawl may fetch `url`; logs the refusal otherwise."""
+        if self.scope.allows(url):
+            return True
+        logger.info("not following %r from %r: outside the allowed domains", url, found_on)
+        return False
+
+    def failed(self, failure: Failure) -> Iterator[PageItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        reason, detail = failure_reason(failure)
+        yield _failed_item(request.url, request.meta, reason, detail, None)
+
+
+def _failed_item(
+    url: str, meta: dict[str, Any], reason: str, detail: str, status: int | None
+) -> PageItem:
+    return PageItem(
+        requested_url=url,
+        url=url,
+        status=status,
+        found_via=meta.get("found_via", "start"),
+        found_from=meta.get("found_from"),
+        hreflang=meta.get("hreflang"),
+        error=reason,
+        error_detail=detail,
+    )
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    if isinstance(value, str):
+        return [v for v in value.replace(",", " ").split() if v]
+    return list(value)

@@ -1,0 +1,202 @@
+"""Aligning stored articles: choose the pivot, align every other edition with it, keep decisions.
+
+When an edition gets a new revision its alignment is recomputed. A review decision carries over to
+the new pair with the same paragraph texts; a decision whose paragraphs changed becomes `stale`
+(kept, never deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from pipeline.align import Bead, align
+from pipeline.models import Alignment, AlignmentPair, Article, Edition, EditionLink, Revision
+from pipeline.store import sha256
+
+logger = logging.getLogger(__name__)
+
+METHOD = "newsalign-dp/1"
+ALIGNABLE_FLAGS = ("suspect",)
+"""Edition flags that keep an edition out of alignment until a person confirms it."""
+
+
+def current_revisions(session: Session, edition_ids: Iterable[int]) -> dict[int, Revision]:
+    """The newest revision of each edition."""
+    newest = (
+        select(Revision.edition_id, func.max(Revision.number).label("number"))
+        .where(Revision.edition_id.in_(list(edition_ids)))
+        .group_by(Revision.edition_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Revision).join(
+            newest,
+            (Revision.edition_id == newest.c.edition_id) & (Revision.number == newest.c.number),
+        )
+    )
+    return {rev.edition_id: rev for rev in rows}
+
+
+def pivot(session: Session, editions: Sequence[Edition]) -> Edition:
+    """The x-default edition, else the earliest published, else the longest."""
+    urls = {e.url: e for e in editions}
+    x_default = session.scalar(
+        select(EditionLink.target_url)
+        .where(
+            EditionLink.edition_id.in_([e.id for e in editions]),
+            EditionLink.hreflang == "x-default",
+            EditionLink.target_url.in_(list(urls)),
+        )
+        .order_by(EditionLink.target_url)
+        .limit(1)
+    )
+    if x_default:
+        return urls[x_default]
+    dated = [e for e in editions if e.published_at]
+    if dated:
+        return min(dated, key=lambda e: (e.published_at or "", -e.word_count, e.id))
+    return max(editions, key=lambda e: (e.word_count, -e.id))
+
+
+def align_article(session: Session, article: Article, *, force: bool = False) -> int:
+    """(Re)align an article's editions with its pivot; returns how many alignments were written."""
+    editions = [e for e in article.editions if not _held_back(e)]
+    if len(editions) < 2:
+        return 0
+    hub = pivot(session, editions)
+    article.pivot_lang = hub.lang
+    revisions = current_revisions(session, [e.id for e in editions])
+    written = 0
+    for other in editions:
+        if other.id == hub.id or hub.id not in revisions or other.id not in revisions:
+            continue
+        if _align_pair(session, article, revisions[hub.id], revisions[other.id], force):
+            written += 1
+    return written
+
+
+def align_outdated(session: Session, article_ids: Iterable[int] | None = None) -> int:
+    """Align every article (or those given) whose alignments are missing or out of date."""
+    query = select(Article)
+    if article_ids is not None:
+        query = query.where(Article.id.in_(list(article_ids)))
+    return sum(align_article(session, article) for article in session.scalars(query).all())
+
+
+def _held_back(edition: Edition) -> bool:
+    return any(flag in ALIGNABLE_FLAGS for flag in edition.flags or [])
+
+
+def _align_pair(
+    session: Session, article: Article, src: Revision, tgt: Revision, force: bool
+) -> bool:
+    alignment = session.scalar(
+        select(Alignment).where(
+            Alignment.src_edition_id == src.edition_id, Alignment.tgt_edition_id == tgt.edition_id
+        )
+    )
+    if (
+        alignment
+        and not force
+        and (alignment.src_revision_id, alignment.tgt_revision_id)
+        == (
+            src.id,
+            tgt.id,
+        )
+    ):
+        return False
+    src_paras = [p.text for p in src.paragraphs]
+    tgt_paras = [p.text for p in tgt.paragraphs]
+    beads = align(src_paras, tgt_paras)
+    if alignment is None:
+        alignment = Alignment(
+            article_id=article.id,
+            src_edition_id=src.edition_id,
+            tgt_edition_id=tgt.edition_id,
+            src_revision_id=src.id,
+            tgt_revision_id=tgt.id,
+            method=METHOD,
+            score=0.0,
+        )
+        session.add(alignment)
+        session.flush()
+    alignment.article_id = article.id
+    alignment.src_revision_id, alignment.tgt_revision_id = src.id, tgt.id
+    alignment.method = METHOD
+    alignment.score = _mean_score(beads)
+    _replace_pairs(session, alignment, beads, src_paras, tgt_paras)
+    return True
+
+
+def _mean_score(beads: Sequence[Bead]) -> float:
+    return sum(b.score for b in beads) / len(beads) if beads else 0.0
+
+
+def _replace_pairs(
+    session: Session,
+    alignment: Alignment,
+    beads: Sequence[Bead],
+    src: Sequence[str],
+    tgt: Sequence[str],
+) -> None:
+    """Write the new beads; carry decisions over by paragraph text, mark the rest stale."""
+    old = list(
+        session.scalars(select(AlignmentPair).where(AlignmentPair.alignment_id == alignment.id))
+    )
+    decided = {(p.src_sha256, p.tgt_sha256): p for p in old if p.status not in ("pending", "stale")}
+    session.execute(
+        delete(AlignmentPair).where(
+            AlignmentPair.alignment_id == alignment.id, AlignmentPair.status == "pending"
+        )
+    )
+    cursor = (0, 0)
+    for position, bead in enumerate(beads):
+        pair = new_pair(alignment.id, position, bead, src, tgt, cursor)
+        cursor = (pair.src_end, pair.tgt_end)
+        earlier = decided.pop((pair.src_sha256, pair.tgt_sha256), None)
+        if earlier is not None:
+            earlier.position, earlier.score = position, bead.score
+            earlier.src_start, earlier.src_end = pair.src_start, pair.src_end
+            earlier.tgt_start, earlier.tgt_end = pair.tgt_start, pair.tgt_end
+            continue
+        session.add(pair)
+    for stale in decided.values():
+        logger.info("review decision on pair %s is stale: its paragraphs changed", stale.id)
+        stale.status = "stale"
+    session.flush()
+
+
+def new_pair(
+    alignment_id: int,
+    position: int,
+    bead: Bead,
+    src: Sequence[str],
+    tgt: Sequence[str],
+    cursor: tuple[int, int],
+) -> AlignmentPair:
+    """An alignment_pairs row for a bead, with the hashes of the texts it pairs.
+
+    `cursor` is where the previous bead ended, so an empty side keeps its place.
+    """
+    s0, s1 = _span(bead.src, cursor[0])
+    t0, t1 = _span(bead.tgt, cursor[1])
+    return AlignmentPair(
+        alignment_id=alignment_id,
+        position=position,
+        src_start=s0,
+        src_end=s1,
+        tgt_start=t0,
+        tgt_end=t1,
+        src_sha256=sha256("\n".join(src[s0:s1])),
+        tgt_sha256=sha256("\n".join(tgt[t0:t1])),
+        score=bead.score,
+        status="pending",
+    )
+
+
+def _span(indices: Sequence[int], cursor: int) -> tuple[int, int]:
+    return (indices[0], indices[-1] + 1) if indices else (cursor, cursor)

@@ -1,0 +1,239 @@
+"""Exporting aligned pairs: TMX 1.4b, JSONL and CSV, streamed pair by pair.
+
+TMX keeps only pairs with text on both sides (a translation unit needs two variants); JSONL and
+CSV keep every pair, with empty lists for an omitted side. Characters XML 1.0 forbids are dropped
+from TMX so the file is always well-formed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TextIO
+from xml.sax.saxutils import escape, quoteattr
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from pipeline.models import Alignment, AlignmentPair, Edition, Paragraph
+
+FORMATS = ("tmx", "jsonl", "csv")
+CSV_COLUMNS = (
+    "pair_id",
+    "article_id",
+    "src_lang",
+    "tgt_lang",
+    "src_url",
+    "tgt_url",
+    "src_text",
+    "tgt_text",
+    "score",
+    "status",
+)
+_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class ExportPair:
+    """One aligned pair with its texts, oriented as the export asked."""
+
+    pair_id: int
+    article_id: int
+    src_lang: str
+    tgt_lang: str
+    src_url: str
+    tgt_url: str
+    src_paragraphs: list[str]
+    tgt_paragraphs: list[str]
+    score: float
+    status: str
+
+
+def pairs(
+    session: Session, *, status: str = "approved", lang_pair: tuple[str, str] | None = None
+) -> Iterator[ExportPair]:
+    """Current (not stale) pairs; `status` "approved" or "any"; a language pair in either order."""
+    src_ed, tgt_ed = aliased(Edition), aliased(Edition)
+    query = (
+        select(AlignmentPair, Alignment, src_ed, tgt_ed)
+        .join(Alignment, Alignment.id == AlignmentPair.alignment_id)
+        .join(src_ed, src_ed.id == Alignment.src_edition_id)
+        .join(tgt_ed, tgt_ed.id == Alignment.tgt_edition_id)
+        .where(AlignmentPair.status != "stale")
+        .order_by(Alignment.id, AlignmentPair.position)
+    )
+    if status == "approved":
+        query = query.where(AlignmentPair.status.in_(("approved", "edited")))
+    texts = _ParagraphCache(session)
+    for pair, alignment, src, tgt in session.execute(query).tuples():
+        item = ExportPair(
+            pair.id,
+            alignment.article_id,
+            src.lang or "und",
+            tgt.lang or "und",
+            src.url,
+            tgt.url,
+            texts.get(alignment.src_revision_id)[pair.src_start : pair.src_end],
+            texts.get(alignment.tgt_revision_id)[pair.tgt_start : pair.tgt_end],
+            pair.score,
+            pair.status,
+        )
+        oriented = _orient(item, lang_pair)
+        if oriented is not None:
+            yield oriented
+
+
+class _ParagraphCache:
+    """Paragraph texts per revision, loaded once each (an alignment's pairs come in a row)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.revision_id: int | None = None
+        self.texts: list[str] = []
+        self.other: tuple[int | None, list[str]] = (None, [])
+
+    def get(self, revision_id: int) -> list[str]:
+        if revision_id == self.revision_id:
+            return self.texts
+        if revision_id == self.other[0]:
+            return self.other[1]
+        texts = list(
+            self.session.scalars(
+                select(Paragraph.text)
+                .where(Paragraph.revision_id == revision_id)
+                .order_by(Paragraph.position)
+            )
+        )
+        self.other = (self.revision_id, self.texts)
+        self.revision_id, self.texts = revision_id, texts
+        return texts
+
+
+def _orient(item: ExportPair, lang_pair: tuple[str, str] | None) -> ExportPair | None:
+    if lang_pair is None:
+        return item
+    langs = (_primary(item.src_lang), _primary(item.tgt_lang))
+    wanted = (_primary(lang_pair[0]), _primary(lang_pair[1]))
+    if langs == wanted:
+        return item
+    if langs == wanted[::-1]:
+        return ExportPair(
+            item.pair_id,
+            item.article_id,
+            item.tgt_lang,
+            item.src_lang,
+            item.tgt_url,
+            item.src_url,
+            item.tgt_paragraphs,
+            item.src_paragraphs,
+            item.score,
+            item.status,
+        )
+    return None
+
+
+def _primary(tag: str) -> str:
+    return tag.split("-")[0].lower()
+
+
+def parse_lang_pair(value: str) -> tuple[str, str]:
+    """ "de-fr" -> ("de", "fr"); region subtags use underscores or a second dash: "pt_BR-en"."""
+    parts = value.split("-")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"a language pair looks like de-fr, not {value!r}")
+    return parts[0].replace("_", "-"), parts[1].replace("_", "-")
+
+
+def write(out: TextIO, items: Iterator[ExportPair], fmt: str) -> int:
+    """Write pairs in `fmt`; returns how many were written."""
+    if fmt == "tmx":
+        return write_tmx(out, items)
+    if fmt == "jsonl":
+        return write_jsonl(out, items)
+    if fmt == "csv":
+        return write_csv(out, items)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def write_jsonl(out: TextIO, items: Iterator[ExportPair]) -> int:
+    n = 0
+    for item in items:
+        out.write(json.dumps(item.__dict__, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def write_csv(out: TextIO, items: Iterator[ExportPair]) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    for i in items:
+        writer.writerow(
+            [
+                i.pair_id,
+                i.article_id,
+                i.src_lang,
+                i.tgt_lang,
+                i.src_url,
+                i.tgt_url,
+                "\n".join(i.src_paragraphs),
+                "\n".join(i.tgt_paragraphs),
+                f"{i.score:.4f}",
+                i.status,
+            ]
+        )
+        n += 1
+    return n
+
+
+def write_tmx(out: TextIO, items: Iterator[ExportPair], version: str = "0.1.0") -> int:
+    """TMX 1.4b; srclang is the first pair's source language (`*all*` if they differ)."""
+    body: list[str] = []
+    src_langs: set[str] = set()
+    for item in items:
+        if item.src_paragraphs and item.tgt_paragraphs:
+            src_langs.add(item.src_lang)
+            body.append(_tu(item))
+    srclang = src_langs.pop() if len(src_langs) == 1 else "*all*"
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    out.write('<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n<tmx version="1.4">\n')
+    out.write(
+        f'  <header creationtool="newsalign" creationtoolversion={quoteattr(version)} '
+        f'segtype="paragraph" o-tmf="newsalign" adminlang="en" srclang={quoteattr(srclang)} '
+        'datatype="plaintext"/>\n  <body>\n'
+    )
+    for tu in body:
+        out.write(tu)
+    out.write("  </body>\n</tmx>\n")
+    return len(body)
+
+
+def _tu(item: ExportPair) -> str:
+    props = {
+        "x-article-id": str(item.article_id),
+        "x-src-url": item.src_url,
+        "x-tgt-url": item.tgt_url,
+        "x-score": f"{item.score:.4f}",
+        "x-status": item.status,
+    }
+    lines = [f"    <tu tuid={quoteattr(str(item.pair_id))}>"]
+    lines += [f"      <prop type={quoteattr(k)}>{_xml(v)}</prop>" for k, v in props.items()]
+    for lang, paragraphs in (
+        (item.src_lang, item.src_paragraphs),
+        (item.tgt_lang, item.tgt_paragraphs),
+    ):
+        seg = _xml("\n".join(paragraphs))
+        lines.append(f"      <tuv xml:lang={quoteattr(_clean(lang))}><seg>{seg}</seg></tuv>")
+    lines.append("    </tu>\n")
+    return "\n".join(lines)
+
+
+def _clean(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+def _xml(text: str) -> str:
+    return escape(_clean(text))

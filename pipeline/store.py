@@ -1,0 +1,424 @@
+"""The only module that writes crawled pages: sites, editions, revisions, links, clusters, runs.
+
+Every function takes the caller's Session and never commits: the caller owns the transaction, so
+one page is stored entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.models import (
+    Alignment,
+    Article,
+    CrawlRun,
+    Edition,
+    EditionLink,
+    FetchError,
+    Paragraph,
+    Revision,
+    Site,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from pipeline.discover import EditionLink as DeclaredLink
+    from pipeline.ingest import PageAnalysis
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_SOURCES = frozenset({"head", "header", "sitemap"})
+"""Link sources trusted to join editions into one article even when one-way."""
+
+MIN_REFETCH_AGE = timedelta(hours=1)
+MAX_REFETCH_AGE = timedelta(days=7)
+RUN_COUNTERS = frozenset(
+    {"pages", "new", "changed", "unchanged", "not_modified", "errors", "editions_added"}
+)
+_WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def sha256(text: str) -> str:
+    """Hex SHA-256 of a text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def word_count(text: str) -> int:
+    """Words in a text; each CJK character counts as one word."""
+    cjk = len(_CJK.findall(text))
+    return cjk + len(_WORD.findall(_CJK.sub(" ", text)))
+
+
+# --- crawl runs -----------------------------------------------------------------------------
+
+
+def start_run(session: Session, start_urls: Iterable[str], source: str | None = None) -> CrawlRun:
+    """A new running crawl run."""
+    run = CrawlRun(source=source, start_urls=list(start_urls))
+    session.add(run)
+    session.flush()
+    return run
+
+
+def count(session: Session, run_id: int | None, counter: str, by: int = 1) -> None:
+    """Add to one of a run's counters."""
+    if run_id is None:
+        return
+    if counter not in RUN_COUNTERS:
+        raise ValueError(f"unknown run counter {counter!r}")
+    column = getattr(CrawlRun, counter)
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values({column: column + by}))
+
+
+def finish_run(session: Session, run_id: int, status: str = "finished") -> CrawlRun:
+    """Mark a run as ended."""
+    run = session.get_one(CrawlRun, run_id)
+    run.status = status
+    run.finished_at = utcnow()
+    return run
+
+
+def record_error(
+    session: Session,
+    run_id: int | None,
+    url: str,
+    reason: str,
+    *,
+    status: int | None = None,
+    detail: str | None = None,
+    found_from: str | None = None,
+) -> FetchError:
+    """A fetch_errors row, counted against the run."""
+    error = FetchError(
+        crawl_run_id=run_id,
+        url=url,
+        status=status,
+        reason=reason,
+        detail=detail,
+        found_from=found_from,
+    )
+    session.add(error)
+    count(session, run_id, "errors")
+    logger.warning("fetch error at %r: %s (%s)", url, reason, detail or status)
+    return error
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None) -> str:
+    """Store one analysed page; returns "new", "changed", "unchanged", "not_modified" or "error"."""
+    page = analysis.page
+    count(session, run_id, "pages")
+    if analysis.failure:
+        record_error(
+            session,
+            run_id,
+            page.url or page.requested_url,
+            analysis.failure.reason,
+            status=page.status,
+            detail=analysis.failure.detail,
+            found_from=page.found_from,
+        )
+        return "error"
+    if analysis.not_modified:
+        return _not_modified(session, analysis, run_id)
+    assert analysis.signals and analysis.extraction and analysis.tags
+    edition, outcome = _upsert_edition(session, analysis)
+    _store_links(session, edition, analysis.signals.links)
+    _cluster(session, edition)
+    _schedule(edition, changed=outcome != "unchanged")
+    if outcome == "changed":
+        _flag_stale_translations(session, edition)
+    count(session, run_id, outcome)
+    if outcome == "new":
+        count(session, run_id, "editions_added")
+    return outcome
+
+
+def _not_modified(session: Session, analysis: PageAnalysis, run_id: int | None) -> str:
+    """A 304 answer to a conditional GET: the stored edition is current."""
+    page = analysis.page
+    edition = session.scalar(select(Edition).where(Edition.url == analysis.url))
+    if edition is None:
+        record_error(
+            session,
+            run_id,
+            page.url,
+            "unexpected_304",
+            status=304,
+            detail="304 Not Modified for a page never stored",
+            found_from=page.found_from,
+        )
+        return "error"
+    edition.last_fetched = page.fetched_at
+    _schedule(edition, changed=False)
+    count(session, run_id, "not_modified")
+    return "not_modified"
+
+
+def refetch_interval(unchanged_fetches: int, max_age: timedelta = MAX_REFETCH_AGE) -> timedelta:
+    """How long to wait before fetching an edition again: doubles with each unchanged fetch."""
+    return min(max_age, MIN_REFETCH_AGE * 2 ** min(unchanged_fetches, 20))
+
+
+def _schedule(edition: Edition, *, changed: bool) -> None:
+    edition.unchanged_fetches = 0 if changed else (edition.unchanged_fetches or 0) + 1
+    edition.next_fetch_at = edition.last_fetched + refetch_interval(edition.unchanged_fetches)
+
+
+def _flag_stale_translations(session: Session, edition: Edition) -> None:
+    """When the pivot edition changes, its translations may no longer match: flag them."""
+    article = session.get_one(Article, edition.article_id)
+    if not article.pivot_lang or article.pivot_lang != edition.lang:
+        return
+    for other in session.scalars(
+        select(Edition).where(Edition.article_id == article.id, Edition.id != edition.id)
+    ):
+        if other.last_changed < edition.last_changed and "stale_translation" not in other.flags:
+            other.flags = [*other.flags, "stale_translation"]
+            logger.info("edition %r may be a stale translation of %r", other.url, edition.url)
+
+
+def _upsert_edition(session: Session, analysis: PageAnalysis) -> tuple[Edition, str]:
+    signals, extraction, tags, page = (
+        analysis.signals,
+        analysis.extraction,
+        analysis.tags,
+        analysis.page,
+    )
+    assert signals and extraction and tags
+    edition = session.scalar(select(Edition).where(Edition.url == signals.url))
+    outcome = "unchanged"
+    if edition is None:
+        site = _site(session, signals.url)
+        article = Article(site_id=site.id, cluster_key=signals.url, flags=[])
+        session.add(article)
+        session.flush()
+        edition = Edition(
+            url=signals.url,
+            article_id=article.id,
+            site_id=site.id,
+            found_via=page.found_via,
+            found_from=page.found_from,
+            first_seen=page.fetched_at,
+            flags=[],
+        )
+        session.add(edition)
+        outcome = "new"
+    text = extraction.text
+    digest = sha256(text)
+    if outcome == "new" or digest != edition.text_sha256:
+        outcome = outcome if outcome == "new" else "changed"
+        _set_text(session, edition, analysis, text, digest)
+    _set_facts(edition, analysis)
+    session.flush()
+    return edition, outcome
+
+
+def _site(session: Session, url: str) -> Site:
+    host = urlsplit(url).hostname or ""
+    site = session.scalar(select(Site).where(Site.host == host))
+    if site is None:
+        site = Site(host=host)
+        session.add(site)
+        session.flush()
+    return site
+
+
+def _set_text(
+    session: Session, edition: Edition, analysis: PageAnalysis, text: str, digest: str
+) -> None:
+    """Give the edition a new current text and keep it as a revision with its paragraphs."""
+    extraction, tags = analysis.extraction, analysis.tags
+    assert extraction and tags
+    session.flush()
+    number = 1 + (
+        session.scalar(select(func.max(Revision.number)).where(Revision.edition_id == edition.id))
+        or 0
+    )
+    words = word_count(text)
+    revision = Revision(
+        edition_id=edition.id,
+        number=number,
+        title=extraction.title,
+        text=text,
+        text_sha256=digest,
+        word_count=words,
+        fetched_at=analysis.page.fetched_at,
+    )
+    session.add(revision)
+    session.flush()
+    session.add_all(
+        Paragraph(revision_id=revision.id, position=i, text=p, lang=lang)
+        for i, (p, lang) in enumerate(zip(extraction.paragraphs, tags.paragraph_langs, strict=True))
+    )
+    edition.text, edition.text_sha256, edition.word_count = text, digest, words
+    edition.last_changed = analysis.page.fetched_at
+    edition.flags = [f for f in edition.flags or [] if f != "stale_translation"]
+
+
+def _set_facts(edition: Edition, analysis: PageAnalysis) -> None:
+    """Refresh what every fetch re-states: metadata, languages, HTTP validators."""
+    signals, extraction, tags, page = (
+        analysis.signals,
+        analysis.extraction,
+        analysis.tags,
+        analysis.page,
+    )
+    assert signals and extraction and tags
+    edition.requested_url = page.requested_url
+    edition.canonical_url = signals.canonical_url
+    edition.declared_lang, edition.declared_source = tags.declared_lang, tags.declared_source
+    edition.detected_lang, edition.lang_confidence = tags.detected_lang, tags.confidence
+    edition.lang, edition.lang_source = tags.lang, tags.lang_source
+    edition.lang_mismatch, edition.mixed_lang = tags.lang_mismatch, tags.mixed
+    edition.title, edition.author = extraction.title, extraction.author
+    edition.published_at, edition.sitename = extraction.published, extraction.sitename
+    edition.image = extraction.image or signals.og_image
+    edition.http_status = page.status
+    edition.etag, edition.last_modified = page.header("etag"), page.header("last-modified")
+    edition.charset, edition.charset_source = analysis.charset, analysis.charset_source
+    edition.extractor_version = extraction.extractor_version
+    edition.last_fetched = page.fetched_at
+    edition.flags = _edition_flags(edition, signals.links)
+
+
+def _edition_flags(edition: Edition, links: Iterable[DeclaredLink]) -> list[str]:
+    flags = [f for f in edition.flags or [] if f != "cross_language_canonical"]
+    canonical = edition.canonical_url
+    if canonical and canonical != edition.url:
+        other_langs = {
+            link.hreflang
+            for link in links
+            if link.url == canonical and link.hreflang not in ("x-default", edition.lang)
+        }
+        if (
+            other_langs
+            and edition.lang
+            and not any(lang.split("-")[0] == edition.lang.split("-")[0] for lang in other_langs)
+        ):
+            flags.append("cross_language_canonical")
+    return flags
+
+
+# --- links and clusters ---------------------------------------------------------------------
+
+
+def _store_links(session: Session, edition: Edition, links: Iterable[DeclaredLink]) -> None:
+    """Upsert the alternates the page declares and settle reciprocity both ways."""
+    existing = {
+        (link.target_url, link.hreflang, link.source): link
+        for link in session.scalars(select(EditionLink).where(EditionLink.edition_id == edition.id))
+    }
+    for link in links:
+        key = (link.url, link.hreflang, link.source)
+        if key not in existing:
+            row = EditionLink(
+                edition_id=edition.id,
+                target_url=link.url,
+                hreflang=link.hreflang,
+                source=link.source,
+            )
+            session.add(row)
+            existing[key] = row
+    session.flush()
+    _settle_reciprocity(session, edition, list(existing.values()))
+
+
+def _settle_reciprocity(session: Session, edition: Edition, outgoing: list[EditionLink]) -> None:
+    targets = {link.target_url for link in outgoing if link.target_url != edition.url}
+    target_ids = dict(
+        session.execute(select(Edition.url, Edition.id).where(Edition.url.in_(targets))).all()
+    )
+    linking_back = set(
+        session.scalars(
+            select(Edition.url)
+            .join(EditionLink, EditionLink.edition_id == Edition.id)
+            .where(EditionLink.target_url == edition.url, Edition.url.in_(targets))
+        )
+    )
+    for link in outgoing:
+        link.reciprocal = link.target_url == edition.url or link.target_url in linking_back
+    back_ids = [target_ids[url] for url in linking_back]
+    if back_ids:
+        session.execute(
+            update(EditionLink)
+            .where(EditionLink.edition_id.in_(back_ids), EditionLink.target_url == edition.url)
+            .values(reciprocal=True)
+        )
+
+
+def _cluster(session: Session, edition: Edition) -> None:
+    """Join the edition's article with every article it is confidently linked to."""
+    linked = _confident_neighbours(session, edition)
+    article_ids = sorted({edition.article_id, *linked})
+    if len(article_ids) > 1:
+        _merge_articles(session, article_ids[0], article_ids[1:])
+    _refresh_article(session, session.get_one(Article, article_ids[0]))
+
+
+def _confident_neighbours(session: Session, edition: Edition) -> set[int]:
+    """Article ids of editions linked to or from this one by a link that can join clusters."""
+    out = (
+        select(Edition.article_id)
+        .join(EditionLink, EditionLink.target_url == Edition.url)
+        .where(
+            EditionLink.edition_id == edition.id,
+            or_(EditionLink.source.in_(CLUSTER_SOURCES), EditionLink.reciprocal),
+        )
+    )
+    incoming = (
+        select(Edition.article_id)
+        .join(EditionLink, EditionLink.edition_id == Edition.id)
+        .where(
+            EditionLink.target_url == edition.url,
+            or_(EditionLink.source.in_(CLUSTER_SOURCES), EditionLink.reciprocal),
+        )
+    )
+    return set(session.scalars(out)) | set(session.scalars(incoming))
+
+
+def _merge_articles(session: Session, keep_id: int, merged_ids: list[int]) -> None:
+    """Move every edition and alignment of `merged_ids` into `keep_id` and drop those articles."""
+    logger.debug("merging articles %s into %s", merged_ids, keep_id)
+    session.execute(
+        update(Edition).where(Edition.article_id.in_(merged_ids)).values(article_id=keep_id)
+    )
+    session.execute(
+        update(Alignment).where(Alignment.article_id.in_(merged_ids)).values(article_id=keep_id)
+    )
+    session.execute(delete(Article).where(Article.id.in_(merged_ids)))
+    session.expire_all()
+
+
+def _refresh_article(session: Session, article: Article) -> None:
+    """Recompute the cluster key and the article's flags from its editions."""
+    editions = list(session.scalars(select(Edition).where(Edition.article_id == article.id)))
+    urls = [e.url for e in editions]
+    x_default = session.scalar(
+        select(EditionLink.target_url)
+        .where(
+            EditionLink.edition_id.in_([e.id for e in editions]),
+            EditionLink.hreflang == "x-default",
+            EditionLink.target_url.in_(urls),
+        )
+        .order_by(EditionLink.target_url)
+        .limit(1)
+    )
+    article.cluster_key = x_default or min(urls)
+    langs = [e.lang for e in editions if e.lang]
+    dupes = sorted({lang for lang in langs if langs.count(lang) > 1})
+    kept = [f for f in article.flags or [] if not f.startswith("duplicate_language:")]
+    article.flags = kept + [f"duplicate_language:{lang}" for lang in dupes]
+    session.flush()

@@ -1,0 +1,168 @@
+"""Storing analysed pages: editions, revisions, links, clusters, errors and run counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline import store
+from pipeline.db import open_database
+from pipeline.ingest import ingest
+from pipeline.models import (
+    Article,
+    CrawlRun,
+    Edition,
+    EditionLink,
+    FetchError,
+    Paragraph,
+    Revision,
+)
+from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
+
+
+@pytest.fixture
+def session(sqlite_url: str) -> Iterator[Session]:
+    engine = open_database(sqlite_url)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+def put(session: Session, page, run_id: int | None = None) -> str:
+    if session.in_transaction():  # reads by the test autobegin one
+        session.commit()
+    with session.begin():
+        return ingest(session, page, run_id)
+
+
+def rows(session: Session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_an_edition_is_stored_with_its_text_languages_and_paragraphs(session: Session) -> None:
+    assert put(session, cluster_page("de")) == "new"
+    edition = session.scalar(select(Edition))
+    assert edition.url == CLUSTER["de"]
+    assert edition.lang == "de" and edition.detected_lang == "de"
+    assert edition.declared_lang == "de"
+    assert not edition.lang_mismatch
+    assert "Claire Dubois" in edition.text
+    assert edition.text == "\n".join(p.text for p in edition.revisions[0].paragraphs)
+    assert rows(session, Paragraph) == len(edition.revisions[0].paragraphs) >= 3
+    assert edition.published_at and edition.published_at.startswith("2026-03-10")
+
+
+def test_all_three_editions_form_one_article_in_any_order(session: Session) -> None:
+    for lang in ("fr", "en", "de"):
+        put(session, cluster_page(lang))
+    assert rows(session, Article) == 1
+    article = session.scalar(select(Article))
+    assert article.cluster_key == CLUSTER["en"]  # the x-default edition
+    assert {e.lang for e in article.editions} == {"en", "de", "fr"}
+
+
+def test_two_separate_articles_merge_when_a_page_links_them(session: Session) -> None:
+    en_only = fetched(CLUSTER["en"], article_html("en", {}))
+    de_only = fetched(CLUSTER["de"], article_html("de", {}))
+    put(session, en_only)
+    put(session, de_only)
+    assert rows(session, Article) == 2
+    put(session, cluster_page("fr"))
+    assert rows(session, Article) == 1
+    assert session.scalar(select(Article.id)) == 1  # the oldest article survives
+
+
+def test_links_are_marked_reciprocal_when_the_target_links_back(session: Session) -> None:
+    put(session, cluster_page("en"))
+    link = session.scalar(select(EditionLink).where(EditionLink.target_url == CLUSTER["de"]))
+    assert link is not None and not link.reciprocal
+    put(session, cluster_page("de"))
+    session.refresh(link)
+    assert link.reciprocal
+    assert link.source == "head" and link.hreflang == "de"
+
+
+def test_refetch_without_change_adds_no_revision(session: Session) -> None:
+    assert put(session, cluster_page("en")) == "new"
+    assert put(session, cluster_page("en")) == "unchanged"
+    assert rows(session, Revision) == 1 and rows(session, Edition) == 1
+
+
+def test_changed_text_becomes_a_new_revision_and_keeps_the_old(session: Session) -> None:
+    put(session, cluster_page("en"))
+    changed = [*TEXTS["en"][:2], "Update: the council has since hired 40 gardeners for the first summers of the new trees."]
+    assert put(session, cluster_page("en", paragraphs=changed)) == "changed"
+    edition = session.scalar(select(Edition))
+    assert [r.number for r in edition.revisions] == [1, 2]
+    assert "40 gardeners" in edition.text
+    assert "40 gardeners" not in edition.revisions[0].text
+
+
+def test_a_failed_fetch_is_recorded_and_changes_nothing(session: Session) -> None:
+    put(session, cluster_page("en"))
+    before = session.scalar(select(Edition.text))
+    if session.in_transaction():
+        session.commit()
+    with session.begin():
+        run_id = store.start_run(session, [CLUSTER["en"]]).id
+    assert put(session, fetched(CLUSTER["en"], "", status=503), run_id) == "error"
+    assert put(session, fetched(CLUSTER["en"], "<html>gone</html>", status=404), run_id) == "error"
+    errors = session.scalars(select(FetchError).order_by(FetchError.id)).all()
+    assert [(e.url, e.status, e.reason) for e in errors] == [
+        (CLUSTER["en"], 503, "http_503"), (CLUSTER["en"], 404, "http_404"),
+    ]
+    assert session.scalar(select(Edition.text)) == before
+    assert session.get(CrawlRun, run_id).errors == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "image/png", "not_html"),
+        (b"", "text/html", "empty_body"),
+        (b"<html><head><script>render()</script></head><body></body></html>", "text/html", "script_only"),
+    ],
+)
+def test_pages_that_are_not_articles_are_errors(session: Session, body: bytes, content_type: str, reason: str) -> None:
+    page = fetched(CLUSTER["en"], "")
+    page = type(page)(**{**page.__dict__, "body": body, "headers": {"content-type": content_type}})
+    assert put(session, page) == "error"
+    assert session.scalar(select(FetchError.reason)) == reason
+    assert rows(session, Edition) == 0
+
+
+def test_run_counters_follow_outcomes(session: Session) -> None:
+    if session.in_transaction():
+        session.commit()
+    with session.begin():
+        run_id = store.start_run(session, list(CLUSTER.values())).id
+    put(session, cluster_page("en"), run_id)
+    put(session, cluster_page("de"), run_id)
+    put(session, cluster_page("en"), run_id)
+    run = session.get(CrawlRun, run_id)
+    assert (run.pages, run.new, run.unchanged, run.editions_added, run.errors) == (3, 2, 1, 2, 0)
+
+
+def test_declared_language_that_the_text_contradicts_is_flagged(session: Session) -> None:
+    url = "https://news.example.com/fr/lyon-untranslated"
+    put(session, fetched(url, article_html("fr", {}, paragraphs=TEXTS["en"], title=TITLES_EN)))
+    edition = session.scalar(select(Edition))
+    assert edition.declared_lang == "fr"
+    assert edition.detected_lang == "en"
+    assert edition.lang_mismatch
+
+
+TITLES_EN = "Lyon will plant 12,000 trees along the Rhône"
+
+
+def test_cross_language_canonical_is_flagged_not_used_for_identity(session: Session) -> None:
+    alternates = {**CLUSTER}
+    page = fetched(CLUSTER["de"], article_html("de", alternates, canonical=CLUSTER["en"]))
+    put(session, page)
+    edition = session.scalar(select(Edition))
+    assert edition.url == CLUSTER["de"]
+    assert edition.canonical_url == CLUSTER["en"]
+    assert "cross_language_canonical" in edition.flags
