@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pipeline.db import make_engine
-from pipeline.discover import canonicalize_url
-from pipeline.queries import stored_page
+from pipeline.discover import UrlPattern, apply_url_pattern, canonicalize_url
+from pipeline.queries import site_languages, stored_page
 
 
 class KnownPages:
@@ -46,6 +47,18 @@ class KnownPages:
         if due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
         return due > datetime.now(UTC)
+
+    def pattern_candidates(self, url: str) -> list[tuple[str, str]]:
+        """(url, lang) guesses for a page's other editions from its site's learned URL pattern."""
+        key = canonicalize_url(url)
+        if key is None:
+            return []
+        with Session(self.engine) as session:
+            pattern, langs = site_languages(session, urlsplit(key).hostname or "")
+        if pattern is None:
+            return []
+        guesses = ((apply_url_pattern(UrlPattern(**pattern), key, lang), lang) for lang in langs)
+        return [(guess, lang) for guess, lang in guesses if guess and guess != key]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,6 +16,8 @@ from pipeline import store
 from pipeline.aligning import align_outdated
 from pipeline.db import SchemaError, default_url, open_database
 from pipeline.ingest import ingest
+from pipeline.models import utcnow
+from pipeline.queries import articles_fetched_since
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class StoragePipeline:
         self.run_id = run_id
         self.own_run = run_id is None
         self.engine: Engine | None = None
+        self.opened_at = utcnow()
         self.counts: dict[str, int] = {}
         self.last_progress = time.monotonic()
         self.progress_every = crawler.settings.getfloat("NEWSALIGN_PROGRESS_SECONDS", 5.0)
@@ -40,6 +43,7 @@ class StoragePipeline:
         return cls(crawler, settings.get("NEWSALIGN_DB") or default_url(), run_id)
 
     def open_spider(self) -> None:
+        self.opened_at = utcnow()
         try:
             self.engine = open_database(self.db_url)
         except SchemaError as exc:
@@ -62,7 +66,7 @@ class StoragePipeline:
         if self.engine is None:
             return
         with Session(self.engine) as session, session.begin():
-            aligned = align_outdated(session)
+            aligned = align_outdated(session, articles_fetched_since(session, self.opened_at))
             if self.own_run and self.run_id is not None:
                 store.finish_run(session, self.run_id)
         logger.info("aligned %d edition pairs", aligned)

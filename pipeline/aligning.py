@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.align import Bead, align
 from pipeline.models import Alignment, AlignmentPair, Article, Edition, EditionLink, Revision
+from pipeline.pairing import mark_suspects, score_pairs
 from pipeline.store import sha256
 
 logger = logging.getLogger(__name__)
@@ -64,11 +65,13 @@ def pivot(session: Session, editions: Sequence[Edition]) -> Edition:
 
 def align_article(session: Session, article: Article, *, force: bool = False) -> int:
     """(Re)align an article's editions with its pivot; returns how many alignments were written."""
-    editions = [e for e in article.editions if not _held_back(e)]
-    if len(editions) < 2:
+    everyone = list(article.editions)
+    if len(everyone) < 2:
         return 0
-    hub = pivot(session, editions)
+    hub = pivot(session, everyone)
     article.pivot_lang = hub.lang
+    mark_suspects(everyone, hub, score_pairs(session, article))
+    editions = [e for e in everyone if not _held_back(e)]
     revisions = current_revisions(session, [e.id for e in editions])
     written = 0
     for other in editions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -238,3 +239,16 @@ def stored_page(session: Session, url: str) -> Row | None:
         "next_fetch_at": edition.next_fetch_at,
         "links": [tuple(link) for link in links],
     }
+
+
+def site_languages(session: Session, host: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """A site's learned URL language pattern (or None) and the languages seen on it."""
+    site = session.scalar(select(Site).where(Site.host == host))
+    return (site.url_pattern, list(site.languages)) if site else (None, [])
+
+
+def articles_fetched_since(session: Session, since: datetime) -> list[int]:
+    """Ids of articles with an edition fetched at or after `since`."""
+    return list(
+        session.scalars(select(Edition.article_id).where(Edition.last_fetched >= since).distinct())
+    )

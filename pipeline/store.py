@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -17,6 +18,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
+from pipeline.discover import canonicalize_url, learn_url_pattern
+from pipeline.langtags import primary_subtag
 from pipeline.models import (
     Alignment,
     Article,
@@ -117,9 +121,16 @@ def record_error(
 
 
 def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None) -> str:
-    """Store one analysed page; returns "new", "changed", "unchanged", "not_modified" or "error"."""
+    """Store one analysed page and return its outcome.
+
+    One of "new", "changed", "unchanged", "not_modified", "error", or "skipped" (a URL-pattern
+    guess that does not exist).
+    """
     page = analysis.page
     count(session, run_id, "pages")
+    if analysis.failure and page.found_via == "pattern" and page.status == 404:
+        logger.info("no edition at %r (a URL-pattern guess from %r)", page.url, page.found_from)
+        return "skipped"
     if analysis.failure:
         record_error(
             session,
@@ -134,6 +145,18 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     if analysis.not_modified:
         return _not_modified(session, analysis, run_id)
     assert analysis.signals and analysis.extraction and analysis.tags
+    refusal = _not_an_edition(session, analysis)
+    if refusal:
+        record_error(
+            session,
+            run_id,
+            analysis.url,
+            "not_an_edition",
+            status=page.status,
+            detail=refusal,
+            found_from=page.found_from,
+        )
+        return "error"
     edition, outcome = _upsert_edition(session, analysis)
     _store_links(session, edition, analysis.signals.links)
     _cluster(session, edition)
@@ -144,6 +167,47 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     if outcome == "new":
         count(session, run_id, "editions_added")
     return outcome
+
+
+def _not_an_edition(session: Session, analysis: PageAnalysis) -> str | None:
+    """Why a page reached by a menu or URL pattern is not an edition of the page that led here.
+
+    A menu target must link back (menu or hreflang) to that page; a URL-pattern guess must also
+    look like a translation of it (pair confidence). None when it is acceptable.
+    """
+    page, signals = analysis.page, analysis.signals
+    assert signals is not None
+    if page.found_via not in ("menu", "pattern") or not page.found_from:
+        return None
+    if session.scalar(select(Edition.id).where(Edition.url == analysis.url)):
+        return None
+    origin = canonicalize_url(page.found_from) or page.found_from
+    if page.found_via == "menu":
+        if any(link.url == origin for link in signals.links):
+            return None
+        return f"reached by a language menu from {origin!r} but does not link back to it"
+    source = session.scalar(select(Edition).where(Edition.url == origin))
+    if source is None:
+        return f"guessed from the URL pattern of {origin!r}, which is not stored"
+    confidence, _ = pair_confidence(edition_facts(source), _facts_of_analysis(analysis), "pattern")
+    if confidence >= SUSPECT_BELOW:
+        return None
+    return (
+        f"guessed from the URL pattern of {origin!r} but its content does not match ({confidence})"
+    )
+
+
+def edition_facts(edition: Edition) -> EditionFacts:
+    """The facts pair confidence is computed from, for a stored edition."""
+    return EditionFacts(edition.lang, edition.text or "", edition.published_at, edition.image)
+
+
+def _facts_of_analysis(analysis: PageAnalysis) -> EditionFacts:
+    extraction, tags, signals = analysis.extraction, analysis.tags, analysis.signals
+    assert extraction and tags and signals
+    return EditionFacts(
+        tags.lang, extraction.text, extraction.published, extraction.image or signals.og_image
+    )
 
 
 def _not_modified(session: Session, analysis: PageAnalysis, run_id: int | None) -> str:
@@ -363,9 +427,53 @@ def _cluster(session: Session, edition: Edition) -> None:
     """Join the edition's article with every article it is confidently linked to."""
     linked = _confident_neighbours(session, edition)
     article_ids = sorted({edition.article_id, *linked})
+    if len(article_ids) > 1 and _contested(session, edition, article_ids):
+        return
     if len(article_ids) > 1:
         _merge_articles(session, article_ids[0], article_ids[1:])
     _refresh_article(session, session.get_one(Article, article_ids[0]))
+
+
+def _learn_site(session: Session, editions: list[Edition]) -> None:
+    """Record the site's languages and, once, how its URLs spell the language (from a cluster)."""
+    site = session.get_one(Site, editions[0].site_id)
+    langs = sorted({*site.languages, *(primary_subtag(slot(e)) for e in editions)} - {"und"})
+    if langs != site.languages:
+        site.languages = langs
+    confirmed = {slot(e): e.url for e in editions if e.found_via in ("start", *CLUSTER_SOURCES)}
+    if site.url_pattern is None and len(confirmed) >= 2:
+        pattern = learn_url_pattern(confirmed)
+        if pattern is not None:
+            site.url_pattern = asdict(pattern)
+            logger.info("learned the URL language pattern of %s: %s", site.host, pattern)
+
+
+def slot(edition: Edition) -> str:
+    """The language position an edition fills in its cluster: its declared tag, else its text's."""
+    return edition.declared_lang or edition.lang or "und"
+
+
+def _contested(session: Session, edition: Edition, article_ids: list[int]) -> bool:
+    """True (and flagged) when joining these articles would put two editions in one language."""
+    owners: dict[str, set[int]] = {}
+    for member in session.scalars(select(Edition).where(Edition.article_id.in_(article_ids))):
+        owners.setdefault(slot(member), set()).add(member.article_id)
+    clashes = sorted(lang for lang, ids in owners.items() if len(ids) > 1)
+    if not clashes:
+        return False
+    logger.warning(
+        "not merging articles %s linked through %r: each has a %s edition",
+        article_ids,
+        edition.url,
+        "/".join(clashes),
+    )
+    flag = f"contested:{edition.url}"
+    for article in session.scalars(select(Article).where(Article.id.in_(article_ids))):
+        if flag not in article.flags:
+            article.flags = [*article.flags, flag]
+    if "contested" not in edition.flags:
+        edition.flags = [*edition.flags, "contested"]
+    return True
 
 
 def _confident_neighbours(session: Session, edition: Edition) -> set[int]:
@@ -417,7 +525,8 @@ def _refresh_article(session: Session, article: Article) -> None:
         .limit(1)
     )
     article.cluster_key = x_default or min(urls)
-    langs = [e.lang for e in editions if e.lang]
+    _learn_site(session, editions)
+    langs = [slot(e) for e in editions]
     dupes = sorted({lang for lang in langs if langs.count(lang) > 1})
     kept = [f for f in article.flags or [] if not f.startswith("duplicate_language:")]
     article.flags = kept + [f"duplicate_language:{lang}" for lang in dupes]

@@ -97,12 +97,21 @@ class EditionsSpider(scrapy.Spider):
                 yield self.request(url, via=source, source=response.url, hreflang=hreflang)
 
     def follow_editions(self, response: TextResponse) -> Iterator[scrapy.Request]:
-        """Requests for the edition links the page declares, on allowed hosts only."""
-        for link in discover(response.text, response.url, page_item(response).headers).links:
+        """Requests for the edition links the page declares, on allowed hosts only.
+
+        A page that declares none gets guesses from its site's learned URL pattern.
+        """
+        links = discover(response.text, response.url, page_item(response).headers).links
+        others = [link for link in links if link.url != response.url]
+        for link in others:
             if link.source in FOLLOWED_SOURCES and self.in_scope(link.url, response.url):
                 yield self.request(
                     link.url, via=link.source, source=response.url, hreflang=link.hreflang
                 )
+        if not others and self.known and response.meta.get("found_via") != "pattern":
+            for url, lang in self.known.pattern_candidates(response.url):
+                if self.in_scope(url, response.url):
+                    yield self.request(url, via="pattern", source=response.url, hreflang=lang)
 
     def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Child sitemaps and listed articles, each article with its sitemap alternates."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 14:03:58.006796
+Create Date: 2026-11-28 14:07:47.360745
 
 """
 
@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("host", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("url_pattern", sa.JSON(), nullable=True),
+        sa.Column("languages", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("host", name=op.f("uq_sites_host")),
