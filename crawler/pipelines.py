@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from crawler.items import PageItem
 from pipeline import store
 from pipeline.aligning import align_outdated
-from pipeline.db import SchemaError, default_url, open_database
-from pipeline.ingest import ingest
+from pipeline.db import SchemaError, default_url, open_database, transaction
+from pipeline.ingest import analyse
 from pipeline.models import utcnow
 from pipeline.queries import articles_fetched_since
 
@@ -56,8 +56,10 @@ class StoragePipeline:
 
     def process_item(self, item: PageItem) -> PageItem:
         assert self.engine is not None
-        with Session(self.engine) as session, session.begin():
-            outcome = ingest(session, item, self.run_id)
+        analysis = analyse(item)
+        outcome = transaction(
+            self.engine, lambda session: store.store_analysis(session, analysis, self.run_id)
+        )
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self._progress()
         return item
@@ -65,12 +67,15 @@ class StoragePipeline:
     def close_spider(self) -> None:
         if self.engine is None:
             return
-        with Session(self.engine) as session, session.begin():
-            aligned = align_outdated(session, articles_fetched_since(session, self.opened_at))
-            if self.own_run and self.run_id is not None:
-                store.finish_run(session, self.run_id)
+        aligned = transaction(self.engine, self._finish)
         logger.info("aligned %d edition pairs", aligned)
         self.engine.dispose()
+
+    def _finish(self, session: Session) -> int:
+        aligned = align_outdated(session, articles_fetched_since(session, self.opened_at))
+        if self.own_run and self.run_id is not None:
+            store.finish_run(session, self.run_id)
+        return aligned
 
     def _progress(self) -> None:
         now = time.monotonic()

@@ -67,7 +67,6 @@ def page_item(response: Response) -> PageItem:
         found_via=meta.get("found_via", "start"),
         found_from=meta.get("found_from"),
         hreflang=meta.get("hreflang"),
-        sitemap_links=tuple(meta.get("sitemap_links") or ()),
     )
 
 

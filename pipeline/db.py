@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -12,9 +16,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 DEFAULT_DB = "sqlite:///newsalign.db"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -112,3 +119,29 @@ def _mismatch_message(current: str | None, head: str, url: str) -> str:
         f"{shown} is at schema revision {current}, which this newsalign does not know "
         f"(newer than {head}?); upgrade newsalign"
     )
+
+
+def transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 6) -> T:
+    """Run `work` in its own transaction, retrying when a concurrent writer got in the way.
+
+    A unique-key race (two crawlers storing the same new URL) or a locked/deadlocked database
+    rolls the whole transaction back and runs it again, so nothing is half-written or lost.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with Session(engine) as session, session.begin():
+                return work(session)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or not _retryable(exc):
+                raise
+            delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+            logger.info("transaction conflict (%s); retry %d in %.2fs", exc.orig, attempt, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc.orig).lower()
+    return any(s in text for s in ("locked", "deadlock", "could not serialize", "busy"))

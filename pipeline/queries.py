@@ -16,6 +16,7 @@ from pipeline.models import (
     CrawlRun,
     Edition,
     EditionLink,
+    EditionPair,
     FetchError,
     Revision,
     Site,
@@ -99,8 +100,25 @@ def article_detail(session: Session, article_id: int) -> Row | None:
         "pivot_lang": article.pivot_lang,
         "flags": list(article.flags or []),
         "editions": [_edition_row(session, e) for e in editions],
+        "pairs": _pairs(session, article.id),
         "alignments": _alignments(session, article.id),
     }
+
+
+def _pairs(session: Session, article_id: int) -> list[Row]:
+    pairs = session.scalars(
+        select(EditionPair).where(EditionPair.article_id == article_id).order_by(EditionPair.id)
+    )
+    return [
+        {
+            "editions": [p.edition_a_id, p.edition_b_id],
+            "confidence": p.confidence,
+            "suspect": p.suspect,
+            "evidence": p.evidence,
+            "confirmed_by": p.confirmed_by,
+        }
+        for p in pairs
+    ]
 
 
 def _edition_row(session: Session, edition: Edition) -> Row:

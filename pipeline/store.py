@@ -37,6 +37,7 @@ from pipeline.models import (
 if TYPE_CHECKING:
     from pipeline.discover import EditionLink as DeclaredLink
     from pipeline.ingest import PageAnalysis
+    from pipeline.page import FetchedPage
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
         return "error"
     edition, outcome = _upsert_edition(session, analysis)
     _store_links(session, edition, analysis.signals.links)
-    _cluster(session, edition)
+    _cluster(session, edition, _pattern_origin(session, edition, page))
     _schedule(edition, changed=outcome != "unchanged")
     if outcome == "changed":
         _flag_stale_translations(session, edition)
@@ -423,9 +424,34 @@ def _settle_reciprocity(session: Session, edition: Edition, outgoing: list[Editi
         )
 
 
-def _cluster(session: Session, edition: Edition) -> None:
-    """Join the edition's article with every article it is confidently linked to."""
-    linked = _confident_neighbours(session, edition)
+def _pattern_origin(session: Session, edition: Edition, page: FetchedPage) -> set[int]:
+    """For an edition found by URL pattern (its content already checked), the article of the
+    page it was guessed from, recorded as a `pattern` link from that page."""
+    if page.found_via != "pattern" or not page.found_from:
+        return set()
+    origin = session.scalar(
+        select(Edition).where(Edition.url == (canonicalize_url(page.found_from) or ""))
+    )
+    if origin is None:
+        return set()
+    link = (edition.url, page.hreflang or edition.lang or "und", "pattern")
+    known = session.scalar(
+        select(EditionLink.id).where(
+            EditionLink.edition_id == origin.id,
+            EditionLink.target_url == link[0],
+            EditionLink.source == "pattern",
+        )
+    )
+    if known is None:
+        session.add(
+            EditionLink(edition_id=origin.id, target_url=link[0], hreflang=link[1], source=link[2])
+        )
+    return {origin.article_id}
+
+
+def _cluster(session: Session, edition: Edition, also: set[int] = frozenset()) -> None:
+    """Join the edition's article with every article it is confidently linked to (and `also`)."""
+    linked = _confident_neighbours(session, edition) | set(also)
     article_ids = sorted({edition.article_id, *linked})
     if len(article_ids) > 1 and _contested(session, edition, article_ids):
         return

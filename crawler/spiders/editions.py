@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any, Self
 
 import scrapy
@@ -42,6 +43,8 @@ class EditionsSpider(scrapy.Spider):
         self.scope = Scope.from_urls(self.start_urls + self.sitemap_urls, _as_list(allow_domains))
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
+        self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
+        """Alternates sitemaps listed, by page URL, whichever request fetches the page."""
         self.skip_fresh = False
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -57,14 +60,12 @@ class EditionsSpider(scrapy.Spider):
         via: str,
         source: str | None = None,
         hreflang: str | None = None,
-        sitemap_links: tuple[tuple[str, str], ...] = (),
     ) -> scrapy.Request:
         """A request for a page, remembering how it was found."""
         meta = {
             "found_via": via,
             "found_from": source,
             "hreflang": hreflang,
-            "sitemap_links": sitemap_links,
         }
         return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
 
@@ -83,7 +84,9 @@ class EditionsSpider(scrapy.Spider):
         return spider
 
     def parse(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
-        yield page_item(response)
+        item = page_item(response)
+        listed = self.sitemap_groups.get(item.requested_url) or self.sitemap_groups.get(item.url)
+        yield replace(item, sitemap_links=listed) if listed else item
         if response.status == 200 and isinstance(response, TextResponse):
             yield from self.follow_editions(response)
         elif response.status == 304:
@@ -132,10 +135,12 @@ class EditionsSpider(scrapy.Spider):
             yield from self.entry_requests(entry, response.url)
 
     def entry_requests(self, entry: SitemapEntry, sitemap_url: str) -> Iterator[scrapy.Request]:
-        """The listed page and each alternate, all carrying the sitemap's alternates."""
+        """Requests for the listed page and its alternates; remembers the alternates."""
         group = tuple((link.url, link.hreflang) for link in entry.alternates)
         langs = {link.url: link.hreflang for link in entry.alternates}
         for url in dict.fromkeys([entry.loc, *langs]):
+            if group:
+                self.sitemap_groups[url] = group
             if self.skip_fresh and self.known and self.known.is_fresh(url):
                 logger.debug("skipping %r: stored and not yet due", url)
                 continue
@@ -145,7 +150,6 @@ class EditionsSpider(scrapy.Spider):
                     via="sitemap",
                     source=sitemap_url,
                     hreflang=langs.get(url) or entry.news_language,
-                    sitemap_links=group,
                 )
 
     def in_scope(self, url: str, found_on: str) -> bool:
