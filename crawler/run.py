@@ -60,6 +60,8 @@ def run_editions_crawl(
     settings: Settings,
     *,
     sitemaps: Sequence[str] = (),
+    feeds: Sequence[str] = (),
+    resume_since: str | None = None,
     verbosity: int = 0,
 ) -> None:
     """Crawl `urls` (and the articles `sitemaps` list) with all their editions; blocks."""
@@ -67,6 +69,11 @@ def run_editions_crawl(
     process = CrawlerProcess(settings)
     configure_logging(verbosity)
     process.crawl(
-        EditionsSpider, urls=list(urls), sitemaps=list(sitemaps), allow_domains=list(allow_domains)
+        EditionsSpider,
+        urls=list(urls),
+        sitemaps=list(sitemaps),
+        feeds=list(feeds),
+        allow_domains=list(allow_domains),
+        resume_since=resume_since,
     )
     process.start()

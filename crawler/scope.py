@@ -6,7 +6,15 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from twisted.internet.error import (
     ConnectionLost,
@@ -81,27 +89,52 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
     exc = failure.value
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, IgnoreRequest):
-        text = detail.lower()
-        if "robots.txt" in text:
-            return "robots_disallowed", detail
-        if "max redirect" in text or "redirect" in text:
-            return "redirect_loop", detail
-        if "offsite" in text:
-            return "offsite", detail
-        if "max size" in text or "larger than" in text:
-            return "too_large", detail
-        return "ignored", detail
+        return _ignored_reason(detail), detail
+    if isinstance(exc, DownloadCancelledError):
+        # Scrapy's HTTP/1.1 handler cancels a download for one reason: a body over
+        # DOWNLOAD_MAXSIZE (with a message when Content-Length said so, without when streaming)
+        return ("too_large" if _too_large(detail) or not str(exc) else "cancelled"), detail
     for kinds, reason in _REASONS:
         if isinstance(exc, kinds):
             return reason, detail
-    if "max size" in detail or "larger than" in detail:
+    if _too_large(detail):
         return "too_large", detail
     return type(exc).__name__, detail
 
 
+def _ignored_reason(detail: str) -> str:
+    """The reason behind an IgnoreRequest, from its message (most specific first)."""
+    text = detail.lower()
+    if "private address" in text:
+        return "private_address"  # crawler.guard.PrivateAddressGuard
+    if "offsite" in text:
+        return "offsite"  # crawler.guard.RedirectGuard, Scrapy's OffsiteMiddleware
+    if "robots.txt" in text:
+        return "robots_disallowed"
+    if "max redirect" in text or "redirect loop" in text:
+        return "redirect_loop"  # Scrapy's RedirectMiddleware, crawler.guard.RedirectGuard
+    if _too_large(detail):
+        return "too_large"  # Scrapy's HttpCompressionMiddleware (a decompression bomb)
+    return "ignored"
+
+
+def _too_large(detail: str) -> bool:
+    text = detail.lower()
+    return any(s in text for s in ("max size", "maxsize", "larger than"))
+
+
 _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    ((TimeoutError, TCPTimedOutError), "timeout"),
-    (DNSLookupError, "dns_error"),
-    (ConnectionRefusedError, "connection_refused"),
-    ((ConnectionLost, ResponseFailed, ResponseNeverReceived), "connection_lost"),
+    ((TimeoutError, TCPTimedOutError, DownloadTimeoutError), "timeout"),
+    ((DNSLookupError, CannotResolveHostError), "dns_error"),
+    ((ConnectionRefusedError, DownloadConnectionRefusedError), "connection_refused"),
+    (
+        (
+            ConnectionLost,
+            ResponseFailed,
+            ResponseNeverReceived,
+            ResponseDataLossError,
+            DownloadFailedError,
+        ),
+        "connection_lost",
+    ),
 )

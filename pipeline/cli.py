@@ -4,71 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline import cli_review, output, queries, search
 from pipeline import db as dbmod
-from pipeline import output, queries, store
+from pipeline.cli_common import db_option, emit, format_options, opened
+from pipeline.cli_crawl import crawl, demo, runs, schedule, source
 from pipeline.models import Article
 
 logger = logging.getLogger(__name__)
-
-DEMO_DB = "newsalign-demo.db"
-
-
-def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The shared --db option: any SQLAlchemy URL, default $NEWSALIGN_DB or sqlite:///newsalign.db."""
-    return click.option(
-        "--db",
-        "db_url",
-        default=dbmod.default_url,
-        show_default="$NEWSALIGN_DB or sqlite:///newsalign.db",
-        help="SQLAlchemy database URL.",
-    )(func)
-
-
-def format_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--json and --csv for commands that print rows."""
-    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(func)
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
-
-
-@contextmanager
-def opened(db_url: str) -> Iterator[Engine]:
-    """An engine at the current schema, or a clear error."""
-    try:
-        engine = dbmod.open_database(db_url)
-    except dbmod.SchemaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool, as_csv: bool) -> None:
-    """Print rows as a table, JSON or CSV."""
-    if as_json:
-        click.echo(output.as_json(rows))
-    elif as_csv:
-        click.echo(output.as_csv(rows, columns), nl=False)
-    elif rows:
-        click.echo(output.table(rows, columns))
-    else:
-        click.echo("(nothing)")
-
-
-def setup_logging(verbose: int) -> None:
-    """-v shows newsalign's info lines, -vv everything at debug level."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,97 +27,14 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("urls", nargs=-1)
-@db_option
-@click.option("--sitemap", "sitemaps", multiple=True, help="Crawl every article a sitemap lists.")
-@click.option(
-    "--allow-domain", "allow_domains", multiple=True, help="Another domain the crawl may visit."
-)
-@click.option(
-    "-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="A Scrapy setting."
-)
-@click.option("-v", "--verbose", count=True, help="More log lines (-vv: debug).")
-def crawl(
-    urls: tuple[str, ...],
-    db_url: str,
-    sitemaps: tuple[str, ...],
-    allow_domains: tuple[str, ...],
-    settings: tuple[str, ...],
-    verbose: int,
-) -> None:
-    """Crawl article URLs (or sitemaps) and every translated edition they declare.
-
-    Failed pages are recorded in fetch_errors and counted; the exit status is 0 when the crawl
-    finishes, whatever failed.
-
-    Example:
-
-        newsalign crawl https://example.com/en/story.html --db sqlite:///news.db
-        newsalign crawl --sitemap https://example.com/sitemap.xml
-    """
-    if not urls and not sitemaps:
-        raise click.UsageError("give at least one URL or --sitemap")
-    job = CrawlJob(list(urls), list(sitemaps), list(allow_domains), parse_settings(settings))
-    print_summary(run_crawl(job, db_url, verbose))
-
-
-@dataclass(frozen=True)
-class CrawlJob:
-    """What one crawl fetches and how."""
-
-    urls: list[str]
-    sitemaps: list[str] = field(default_factory=list)
-    allow_domains: list[str] = field(default_factory=list)
-    overrides: dict[str, str] = field(default_factory=dict)
-
-
-def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    """NAME=VALUE pairs as a dict, or a usage error."""
-    parsed = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"-s takes NAME=VALUE, not {pair!r}")
-        parsed[name.strip()] = value
-    return parsed
-
-
-def run_crawl(job: CrawlJob, db_url: str, verbose: int) -> dict[str, Any]:
-    """Create a run row, crawl, close the run; returns the run summary."""
-    from crawler.run import crawl_settings, run_editions_crawl
-
-    with opened(db_url) as engine:
-        with Session(engine) as session, session.begin():
-            run_id = store.start_run(session, job.urls + job.sitemaps).id
-        settings = crawl_settings(db_url, run_id, job.overrides)
-        try:
-            run_editions_crawl(
-                job.urls, job.allow_domains, settings, sitemaps=job.sitemaps, verbosity=verbose
-            )
-        finally:
-            with Session(engine) as session, session.begin():
-                store.finish_run(session, run_id)
-        with Session(engine) as session:
-            return queries.run_summary(session, run_id)
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    """The end-of-crawl summary."""
-    click.echo(
-        f"crawl run {summary['id']}: {summary['pages']} pages, {summary['new']} new, "
-        f"{summary['changed']} changed, {summary['unchanged']} unchanged, "
-        f"{summary['errors']} errors; {summary['articles']} articles in the database"
-    )
-    for reason, n in summary["error_reasons"].items():
-        click.echo(f"  {n} x {reason}")
-
-
-@main.command()
 @db_option
 @click.option("--site", help="Only this host.")
 @click.option("--lang", help="Only articles with an edition in this language.")
 @click.option("--missing-lang", help="Only articles without an edition in this language.")
 @click.option("--since", help="Only articles first seen on or after this ISO date.")
+@click.option(
+    "--status", type=click.Choice(search.STATUSES), help="Only articles in this review state."
+)
 @click.option("--limit", type=int, help="At most this many rows.")
 @format_options
 def articles(
@@ -178,21 +43,25 @@ def articles(
     lang: str | None,
     missing_lang: str | None,
     since: str | None,
+    status: str | None,
     limit: int | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """List articles with their languages.
+    """List articles with their languages and alignment/review status.
 
     Example:
 
         newsalign articles --lang ja --json
+        newsalign articles --missing-lang ar --status unaligned --csv
     """
     with opened(db_url) as engine, Session(engine) as session:
-        rows = queries.articles(
-            session, site=site, lang=lang, missing_lang=missing_lang, since=since, limit=limit
+        found = queries.articles(
+            session, site=site, lang=lang, missing_lang=missing_lang, since=since
         )
-    emit(rows, ["id", "site", "editions", "languages", "title"], as_json, as_csv)
+        rows = search.with_status(session, found, status)
+    rows = rows[:limit] if limit else rows
+    emit(rows, ["id", "site", "editions", "languages", "status", "title"], as_json, as_csv)
 
 
 @main.command()
@@ -261,34 +130,6 @@ def upgrade(db_url: str) -> None:
     engine = dbmod.make_engine(db_url)
     click.echo(f"schema at {dbmod.current_revision(engine)}")
     engine.dispose()
-
-
-@main.command()
-@click.option(
-    "--db",
-    "db_url",
-    default=f"sqlite:///{DEMO_DB}",
-    show_default=True,
-    help="Where to store the demo crawl.",
-)
-@click.option("-v", "--verbose", count=True, help="More log lines.")
-def demo(db_url: str, verbose: int) -> None:
-    """Serve the bundled sample news site on 127.0.0.1, crawl it, print articles x languages.
-
-    Example:
-
-        newsalign demo
-    """
-    from pipeline.sample_server import serve, start_paths
-
-    with serve() as base:
-        urls = [base + path for path in start_paths()]
-        click.echo(f"sample site at {base}; crawling {len(urls)} start pages into {db_url}")
-        summary = run_crawl(CrawlJob(urls), db_url, verbose)
-    print_summary(summary)
-    with opened(db_url) as engine, Session(engine) as session:
-        langs, rows = queries.article_languages(session)
-    click.echo(output.table(rows, ["article", *langs, "title"]))
 
 
 @main.command("align")
@@ -462,3 +303,13 @@ def load_page(source: str, base_url: str | None) -> tuple[bytes, str, dict[str, 
 
         data = gzip.decompress(data)
     return data, base_url, {}
+
+
+main.add_command(crawl)
+main.add_command(demo)
+main.add_command(source)
+main.add_command(runs)
+main.add_command(schedule)
+main.add_command(cli_review.review)
+main.add_command(cli_review.coverage)
+main.add_command(cli_review.search_command)

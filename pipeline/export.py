@@ -68,7 +68,7 @@ def pairs(
     if status == "approved":
         query = query.where(AlignmentPair.status.in_(("approved", "edited")))
     texts = _ParagraphCache(session)
-    for pair, alignment, src, tgt in session.execute(query).tuples():
+    for pair, alignment, src, tgt in session.execute(query):
         item = ExportPair(
             pair.id,
             alignment.article_id,

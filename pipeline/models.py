@@ -246,6 +246,7 @@ class ReviewDecision(Base):
     reviewer: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class EditionPair(Base):

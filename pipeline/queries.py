@@ -255,6 +255,7 @@ def stored_page(session: Session, url: str) -> Row | None:
         "etag": edition.etag,
         "last_modified": edition.last_modified,
         "next_fetch_at": edition.next_fetch_at,
+        "last_fetched": edition.last_fetched,
         "links": [tuple(link) for link in links],
     }
 

@@ -8,6 +8,7 @@ import json
 import mimetypes
 import posixpath
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.utils import formatdate, parsedate_to_datetime
@@ -40,6 +41,9 @@ class SampleServer(ThreadingHTTPServer):
 
     def __init__(self, root: Path, host: str, port: int) -> None:
         self.root = root.resolve()
+        self.hits: Counter[tuple[str, int]] = Counter()
+        """(URL path, status) -> how many times it was answered."""
+        self._hits_lock = threading.Lock()
         super().__init__((host, port), SampleHandler)
         bound_host, bound_port = self.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
@@ -53,6 +57,16 @@ class SampleServer(ThreadingHTTPServer):
     def redirects(self) -> dict[str, str]:
         """URL path -> redirect target path, from `_redirects.json`."""
         return _read_json(self.root / "_redirects.json")
+
+    def count(self, path: str, status: int) -> None:
+        """Count one answer."""
+        with self._hits_lock:
+            self.hits[(path, status)] += 1
+
+    def fetches(self, status: int | None = None) -> int:
+        """How many GET/HEAD answers were sent (with `status` only, if given)."""
+        with self._hits_lock:
+            return sum(n for (_, code), n in self.hits.items() if status in (None, code))
 
 
 def _read_json(path: Path) -> dict:
@@ -146,6 +160,7 @@ class SampleHandler(BaseHTTPRequestHandler):
     def _send(
         self, status: HTTPStatus, body: bytes, headers: dict[str, str], length: int | None = 0
     ) -> None:
+        self.server.count(urlsplit(self.path).path, int(status))
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -170,11 +185,20 @@ def serve(root: Path = SAMPLE_SITE, host: str = "127.0.0.1", port: int = 0) -> I
 
     Yields the base URL, like 'http://127.0.0.1:PORT'; the server stops when the block exits.
     """
+    with running(root, host, port) as server:
+        yield server.base_url
+
+
+@contextmanager
+def running(
+    root: Path = SAMPLE_SITE, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[SampleServer]:
+    """Like `serve`, yielding the server itself (its `base_url` and its `hits` counter)."""
     server = SampleServer(root, host, port)
     thread = threading.Thread(target=server.serve_forever, name="sample-server", daemon=True)
     thread.start()
     try:
-        yield server.base_url
+        yield server
     finally:
         server.shutdown()
         server.server_close()

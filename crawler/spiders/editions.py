@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Self
 
 import scrapy
@@ -18,6 +19,7 @@ from crawler.known import KnownPages
 from crawler.scope import Scope, failure_reason, page_item
 from pipeline.db import default_url
 from pipeline.discover import discover
+from pipeline.feeds import FeedError, feed_entries
 from pipeline.sitemaps import SitemapEntry, SitemapError, parse_sitemap
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,11 @@ FOLLOWED_SOURCES = frozenset({"head", "header", "sitemap", "menu", "pattern"})
 
 
 class EditionsSpider(scrapy.Spider):
-    """Fetches article URLs (given, or listed in sitemaps) and follows edition links only."""
+    """Fetches article URLs (given, or listed in feeds and sitemaps) and follows edition links.
+
+    Ordinary links are never followed. With `resume_since`, pages an interrupted run already
+    stored are not fetched again: their stored edition links are followed instead.
+    """
 
     name = "editions"
 
@@ -34,13 +40,20 @@ class EditionsSpider(scrapy.Spider):
         self,
         urls: str | list[str] = "",
         sitemaps: str | list[str] = "",
+        feeds: str | list[str] = "",
         allow_domains: str | list[str] = "",
+        resume_since: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.start_urls = _as_list(urls)
         self.sitemap_urls = _as_list(sitemaps)
-        self.scope = Scope.from_urls(self.start_urls + self.sitemap_urls, _as_list(allow_domains))
+        self.feed_urls = _as_list(feeds)
+        entry_points = self.start_urls + self.sitemap_urls + self.feed_urls
+        self.scope = Scope.from_urls(entry_points, _as_list(allow_domains))
+        self.resume_since = datetime.fromisoformat(resume_since) if resume_since else None
+        """Pages stored since this time (by an interrupted run) are not fetched again."""
+        self.expanded: set[str] = set()
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
         self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -48,10 +61,33 @@ class EditionsSpider(scrapy.Spider):
         self.skip_fresh = False
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.feed_urls:
+            yield self.listing_request(url, self.parse_feed)
         for url in self.sitemap_urls:
-            yield self.sitemap_request(url, None)
+            yield self.listing_request(url, self.parse_sitemap)
         for url in self.start_urls:
-            yield self.request(url, via="start")
+            for request in self.visit(url, via="start"):
+                yield request
+
+    def visit(
+        self, url: str, *, via: str, source: str | None = None, hreflang: str | None = None
+    ) -> Iterator[scrapy.Request]:
+        """A request for a page in scope; for a page an interrupted run stored, its links."""
+        if not self.in_scope(url, source or "the start URLs"):
+            return
+        done = (
+            self.known.fetched_since(url, self.resume_since)
+            if self.known and self.resume_since
+            else None
+        )
+        if done is None:
+            yield self.request(url, via=via, source=source, hreflang=hreflang)
+        elif url not in self.expanded:
+            self.expanded.add(url)
+            logger.debug("resuming: %r was stored by the interrupted run", url)
+            for target, lang, kind in done:
+                if kind in FOLLOWED_SOURCES and target != url:
+                    yield from self.visit(target, via=kind, source=url, hreflang=lang)
 
     def request(
         self,
@@ -69,10 +105,12 @@ class EditionsSpider(scrapy.Spider):
         }
         return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
 
-    def sitemap_request(self, url: str, source: str | None) -> scrapy.Request:
-        """A request for a sitemap or sitemap index."""
-        meta = {"found_via": "sitemap", "found_from": source}
-        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.failed, meta=meta)
+    def listing_request(
+        self, url: str, callback: Callable[..., Any], source: str | None = None
+    ) -> scrapy.Request:
+        """A request for a feed, sitemap or sitemap index (always fetched anew)."""
+        meta = {"found_via": "listing", "found_from": source}
+        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -96,8 +134,8 @@ class EditionsSpider(scrapy.Spider):
         """For an unchanged page, the edition links it declared when it was stored."""
         stored = self.known.lookup(response.url) if self.known else None
         for url, hreflang, source in stored["links"] if stored else []:
-            if source in FOLLOWED_SOURCES and self.in_scope(url, response.url):
-                yield self.request(url, via=source, source=response.url, hreflang=hreflang)
+            if source in FOLLOWED_SOURCES:
+                yield from self.visit(url, via=source, source=response.url, hreflang=hreflang)
 
     def follow_editions(self, response: TextResponse) -> Iterator[scrapy.Request]:
         """Requests for the edition links the page declares, on allowed hosts only.
@@ -107,14 +145,13 @@ class EditionsSpider(scrapy.Spider):
         links = discover(response.text, response.url, page_item(response).headers).links
         others = [link for link in links if link.url != response.url]
         for link in others:
-            if link.source in FOLLOWED_SOURCES and self.in_scope(link.url, response.url):
-                yield self.request(
+            if link.source in FOLLOWED_SOURCES:
+                yield from self.visit(
                     link.url, via=link.source, source=response.url, hreflang=link.hreflang
                 )
         if not others and self.known and response.meta.get("found_via") != "pattern":
             for url, lang in self.known.pattern_candidates(response.url):
-                if self.in_scope(url, response.url):
-                    yield self.request(url, via="pattern", source=response.url, hreflang=lang)
+                yield from self.visit(url, via="pattern", source=response.url, hreflang=lang)
 
     def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Child sitemaps and listed articles, each article with its sitemap alternates."""
@@ -130,7 +167,7 @@ class EditionsSpider(scrapy.Spider):
             return
         for child in sitemap.sitemaps:
             if self.in_scope(child, response.url):
-                yield self.sitemap_request(child, response.url)
+                yield self.listing_request(child, self.parse_sitemap, response.url)
         for entry in sitemap.entries:
             yield from self.entry_requests(entry, response.url)
 
@@ -144,13 +181,27 @@ class EditionsSpider(scrapy.Spider):
             if self.skip_fresh and self.known and self.known.is_fresh(url):
                 logger.debug("skipping %r: stored and not yet due", url)
                 continue
-            if self.in_scope(url, sitemap_url):
-                yield self.request(
-                    url,
-                    via="sitemap",
-                    source=sitemap_url,
-                    hreflang=langs.get(url) or entry.news_language,
-                )
+            yield from self.visit(
+                url,
+                via="sitemap",
+                source=sitemap_url,
+                hreflang=langs.get(url) or entry.news_language,
+            )
+
+    def parse_feed(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
+        """Every article a feed lists."""
+        if response.status != 200:
+            yield page_item(response)
+            return
+        try:
+            entries = feed_entries(response.body, response.url)
+        except FeedError as exc:
+            yield _failed_item(response.url, response.meta, "bad_feed", str(exc), response.status)
+            return
+        for entry in entries:
+            if self.skip_fresh and self.known and self.known.is_fresh(entry.url):
+                continue
+            yield from self.visit(entry.url, via="feed", source=response.url, hreflang=entry.lang)
 
     def in_scope(self, url: str, found_on: str) -> bool:
         """True when the crawl may fetch `url`; logs the refusal otherwise."""

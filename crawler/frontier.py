@@ -1,0 +1,62 @@
+"""A shared crawl frontier on Redis (scrapy-redis) whose duplicate-filter entries expire.
+
+scrapy-redis keeps request fingerprints forever, so a page changed since would never be fetched
+again; here each fingerprint carries the time it was seen (a sorted set) and counts as new once
+NEWSALIGN_REDIS_SEEN_TTL seconds have passed. The check-and-set is one Lua script, so two
+processes never both take the same request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Self
+
+from scrapy import Request, Spider
+from scrapy_redis.dupefilter import RFPDupeFilter
+
+DEFAULT_SEEN_TTL = 1800
+PRUNE_EVERY = 1000  # checks between removals of expired fingerprints
+
+_SEEN = """
+local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if seen and tonumber(seen) > tonumber(ARGV[2]) - tonumber(ARGV[3]) then return 1 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 0
+"""
+
+
+class ExpiringDupeFilter(RFPDupeFilter):
+    """scrapy-redis's duplicate filter with per-fingerprint expiry."""
+
+    def __init__(self, server: Any, key: str, debug: bool = False, ttl: int = DEFAULT_SEEN_TTL):
+        super().__init__(server, key, debug)
+        self.ttl = ttl
+        self.seen_script = server.register_script(_SEEN)
+        self.checks = 0
+
+    @classmethod
+    def from_spider(cls, spider: Spider) -> Self:
+        base = super().from_spider(spider)
+        ttl = spider.settings.getint("NEWSALIGN_REDIS_SEEN_TTL", DEFAULT_SEEN_TTL)
+        return cls(base.server, base.key, base.debug, ttl)
+
+    def request_seen(self, request: Request) -> bool:
+        fingerprint = self.request_fingerprint(request)
+        now = time.time()
+        seen = self.seen_script(keys=[self.key], args=[fingerprint, now, self.ttl])
+        self.checks += 1
+        if self.checks % PRUNE_EVERY == 0:
+            self.server.zremrangebyscore(self.key, 0, now - self.ttl)
+        return bool(int(seen))
+
+
+def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
+    """Scrapy settings that put the scheduler and duplicate filter of `job` on Redis."""
+    return {
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "crawler.frontier.ExpiringDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": f"newsalign:{job}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"newsalign:{job}:seen",
+        "REDIS_URL": redis_url,
+    }
