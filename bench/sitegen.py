@@ -85,13 +85,65 @@ TITLES = {
     "it": "Il consiglio sostiene il piano da {a} milioni di euro per la linea {n}",
 }
 BOILERPLATE = {
-    "en": ("Home", "World", "Business", "Culture", "Sport", "Most read", "Subscribe to our newsletter", "All rights reserved."),
-    "de": ("Startseite", "Welt", "Wirtschaft", "Kultur", "Sport", "Meistgelesen", "Newsletter abonnieren", "Alle Rechte vorbehalten."),
-    "fr": ("Accueil", "Monde", "Économie", "Culture", "Sport", "Les plus lus", "Abonnez-vous à la newsletter", "Tous droits réservés."),
-    "es": ("Portada", "Mundo", "Economía", "Cultura", "Deportes", "Lo más leído", "Suscríbete al boletín", "Todos los derechos reservados."),
-    "it": ("Home", "Mondo", "Economia", "Cultura", "Sport", "I più letti", "Iscriviti alla newsletter", "Tutti i diritti riservati."),
+    "en": (
+        "Home",
+        "World",
+        "Business",
+        "Culture",
+        "Sport",
+        "Most read",
+        "Subscribe to our newsletter",
+        "All rights reserved.",
+    ),
+    "de": (
+        "Startseite",
+        "Welt",
+        "Wirtschaft",
+        "Kultur",
+        "Sport",
+        "Meistgelesen",
+        "Newsletter abonnieren",
+        "Alle Rechte vorbehalten.",
+    ),
+    "fr": (
+        "Accueil",
+        "Monde",
+        "Économie",
+        "Culture",
+        "Sport",
+        "Les plus lus",
+        "Abonnez-vous à la newsletter",
+        "Tous droits réservés.",
+    ),
+    "es": (
+        "Portada",
+        "Mundo",
+        "Economía",
+        "Cultura",
+        "Deportes",
+        "Lo más leído",
+        "Suscríbete al boletín",
+        "Todos los derechos reservados.",
+    ),
+    "it": (
+        "Home",
+        "Mondo",
+        "Economia",
+        "Cultura",
+        "Sport",
+        "I più letti",
+        "Iscriviti alla newsletter",
+        "Tutti i diritti riservati.",
+    ),
 }
-NAMES = ("Anna Berger", "Marco Rossi", "Claire Dubois", "Jonas Weber", "Lucía Gómez", "Pieter de Vries")
+NAMES = (
+    "Anna Berger",
+    "Marco Rossi",
+    "Claire Dubois",
+    "Jonas Weber",
+    "Lucía Gómez",
+    "Pieter de Vries",
+)
 
 
 @dataclass(frozen=True)
@@ -110,8 +162,11 @@ def make_story(number: int, paragraphs: int = 6, seed: int = 0) -> Story:
     """A story with numbers and sentence choices drawn from a seeded generator."""
     rng = random.Random(seed * 1_000_003 + number)
     facts = {
-        "a": rng.randint(2, 950), "b": rng.randint(3, 90), "year": rng.randint(2026, 2031),
-        "name": rng.choice(NAMES), "n": number,
+        "a": rng.randint(2, 950),
+        "b": rng.randint(3, 90),
+        "year": rng.randint(2026, 2031),
+        "name": rng.choice(NAMES),
+        "n": number,
     }
     picks = tuple(
         tuple(rng.sample(range(len(SENTENCES["en"])), rng.randint(2, 3))) for _ in range(paragraphs)
@@ -121,7 +176,9 @@ def make_story(number: int, paragraphs: int = 6, seed: int = 0) -> Story:
 
 def paragraphs_of(story: Story, lang: str, revision: int = 0) -> list[str]:
     """The story's paragraphs in `lang`; a revision > 0 adds an update line at the end."""
-    texts = [" ".join(SENTENCES[lang][i].format(**story.facts) for i in p) for p in story.paragraphs]
+    texts = [
+        " ".join(SENTENCES[lang][i].format(**story.facts) for i in p) for p in story.paragraphs
+    ]
     if revision:
         texts.append(f"Update {revision}: " + SENTENCES[lang][9].format(**story.facts))
     return texts
@@ -174,7 +231,9 @@ def generate_site(
     return made
 
 
-def write_page(root: Path, story: Story, lang: str, langs: tuple[str, ...], revision: int = 0) -> Path:
+def write_page(
+    root: Path, story: Story, lang: str, langs: tuple[str, ...], revision: int = 0
+) -> Path:
     """(Re)write one edition's page; a revision changes its text."""
     path = root / story.path(lang).lstrip("/")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +261,9 @@ def _sitemap(stories: list[Story], langs: tuple[str, ...]) -> str:
             f'<xhtml:link rel="alternate" hreflang="{code}" href="{{{{BASE}}}}{story.path(code)}"/>'
             for code in langs
         )
-        urls += [f"<url><loc>{{{{BASE}}}}{story.path(lang)}</loc>{alternates}</url>" for lang in langs]
+        urls += [
+            f"<url><loc>{{{{BASE}}}}{story.path(lang)}</loc>{alternates}</url>" for lang in langs
+        ]
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '

@@ -68,7 +68,10 @@ def private_literal(url: str, named: Iterable[str] = ()) -> str | None:
     For links the crawl will not request anyway (off the allowed hosts), so the refusal can be
     recorded without a DNS lookup.
     """
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
     address = parse_ip(host)
     if address is None or is_public(address) or _is_named(host, [address], named):
         return None
@@ -125,7 +128,10 @@ class PrivateAddressGuard:
 
     async def process_request(self, request: Request) -> None:
         parts = urlsplit(request.url)
-        host = (parts.hostname or "").lower()
+        try:
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return  # not a URL anything can connect to; the download fails on its own
         if not host:
             return
         named = named_hosts(self.crawler)
@@ -152,7 +158,6 @@ class PrivateAddressGuard:
             self._cache.clear()
         self._cache[host] = (now + CACHE_SECONDS, addresses)
         return addresses
-
 
     async def lookup(self, host: str, port: int) -> list[IPAddress]:
         """Resolve in a thread, off the reactor."""

@@ -41,14 +41,14 @@ class KnownPages:
     def is_fresh(self, url: str) -> bool:
         """True when the stored edition is not yet due for a re-fetch."""
         page = self.lookup(url)
-        due = _aware(page["next_fetch_at"]) if page else None
+        due = page["next_fetch_at"] if page else None
         return due is not None and due > datetime.now(UTC)
 
     def fetched_since(self, url: str, since: datetime) -> list[tuple[str, str, str]] | None:
         """The stored links of `url` if it was fetched at or after `since`, else None."""
         page = self.lookup(url)
-        fetched = _aware(page["last_fetched"]) if page else None
-        if page is None or fetched is None or fetched < _aware(since):
+        fetched = page["last_fetched"] if page else None
+        if page is None or fetched is None or fetched < since:
             return None
         return list(page["links"])
 
@@ -66,10 +66,3 @@ class KnownPages:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every time newsalign stores is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment

@@ -57,9 +57,16 @@ class StoragePipeline:
     def process_item(self, item: PageItem) -> PageItem:
         assert self.engine is not None
         analysis = analyse(item)
-        outcome = transaction(
-            self.engine, lambda session: store.store_analysis(session, analysis, self.run_id)
-        )
+        try:
+            outcome = transaction(
+                self.engine, lambda session: store.store_analysis(session, analysis, self.run_id)
+            )
+        except Exception as exc:  # a bug or a dead database must not lose the page silently
+            logger.exception("could not store %r", item.url)
+            detail = f"{type(exc).__name__}: {exc}"
+            outcome = transaction(
+                self.engine, lambda session: self._record_failure(session, item, detail)
+            )
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self._progress()
         return item
@@ -70,6 +77,18 @@ class StoragePipeline:
         aligned = transaction(self.engine, self._finish)
         logger.info("aligned %d edition pairs", aligned)
         self.engine.dispose()
+
+    def _record_failure(self, session: Session, item: PageItem, exc: Exception) -> str:
+        store.record_error(
+            session,
+            self.run_id,
+            item.url,
+            "store_failed",
+            status=item.status,
+            detail=f"{type(exc).__name__}: {exc}",
+            found_from=item.found_from,
+        )
+        return "error"
 
     def _finish(self, session: Session) -> int:
         aligned = align_outdated(session, articles_fetched_since(session, self.opened_at))

@@ -42,8 +42,11 @@ class Scope:
 
     def allows(self, url: str) -> bool:
         """True when the URL is http(s) on an allowed host (IP addresses only when named)."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:  # e.g. an unclosed IPv6 bracket in a sitemap's URL
+            return False
         if parts.scheme not in ("http", "https") or not host:
             return False
         if _is_ip(host):

@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +143,13 @@ def source_job(
 
 
 def run_crawl(job: CrawlJob, db_url: str, verbose: int) -> dict[str, Any]:
-    """Lock the job, resume an interrupted run, crawl, close the run; returns its summary."""
+    """Lock the job, resume an interrupted run, crawl, close the run; returns its summary.
+
+    With a Redis frontier several processes crawl one job together, so there is no job lock.
+    """
+    lock = nullcontext() if job.redis else job_lock(db_url, job.key)
     try:
-        with opened(db_url) as engine, job_lock(db_url, job.key):
+        with opened(db_url) as engine, lock:
             run_id, resume_since = begin_run(engine, job)
             try:
                 run_spider(job, db_url, run_id, resume_since, verbose)
@@ -161,7 +166,7 @@ def run_crawl(job: CrawlJob, db_url: str, verbose: int) -> dict[str, Any]:
 def begin_run(engine: Any, job: CrawlJob) -> tuple[int, str | None]:
     """A new run row; when the last run of this job died, resume from its start."""
     with Session(engine) as session, session.begin():
-        dead = sources.interrupted_run(session, job.source, job.entry_points)
+        dead = None if job.redis else sources.interrupted_run(session, job.source, job.entry_points)
         resume_since = None
         if dead is not None:
             dead.status = "interrupted"

@@ -22,7 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -41,11 +43,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     """Declarative base with a naming convention so migrations name constraints predictably."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
 class Site(Base):
@@ -67,7 +86,7 @@ class Article(Base):
     """One story: the cluster of its editions in every language."""
 
     __tablename__ = "articles"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids of merged articles are never reused
+    __table_args__ = ({"sqlite_autoincrement": True},)  # merged articles' ids are never reused
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     cluster_key: Mapped[str] = mapped_column(URL, unique=True)
@@ -210,7 +229,7 @@ class AlignmentPair(Base):
     """One bead: source paragraphs [src_start, src_end) with target [tgt_start, tgt_end)."""
 
     __tablename__ = "alignment_pairs"
-    __table_args__ = {"sqlite_autoincrement": True}  # pair ids stay stable for reviewers
+    __table_args__ = ({"sqlite_autoincrement": True},)  # pair ids stay stable for reviewers
     id: Mapped[int] = mapped_column(primary_key=True)
     alignment_id: Mapped[int] = mapped_column(ForeignKey("alignments.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)

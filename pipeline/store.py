@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
@@ -146,6 +146,7 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     if analysis.not_modified:
         return _not_modified(session, analysis, run_id)
     assert analysis.signals and analysis.extraction and analysis.tags
+    _serialize_site(session, analysis.url)
     refusal = _not_an_edition(session, analysis)
     if refusal:
         record_error(
@@ -168,6 +169,22 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     if outcome == "new":
         count(session, run_id, "editions_added")
     return outcome
+
+
+def _serialize_site(session: Session, url: str) -> None:
+    """On PostgreSQL, one writer per site at a time, so concurrent crawlers cluster consistently.
+
+    (Two processes storing two editions of one story at once would otherwise each miss the
+    other's uncommitted edition and leave the story split in two articles. SQLite has one
+    writer anyway.)
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    host = urlsplit(url).hostname or ""
+    key = int.from_bytes(
+        hashlib.sha256(f"newsalign-site:{host}".encode()).digest()[:8], "big", signed=True
+    )
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _not_an_edition(session: Session, analysis: PageAnalysis) -> str | None:

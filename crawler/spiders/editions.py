@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any, Self
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -54,6 +56,8 @@ class EditionsSpider(scrapy.Spider):
         self.resume_since = datetime.fromisoformat(resume_since) if resume_since else None
         """Pages stored since this time (by an interrupted run) are not fetched again."""
         self.expanded: set[str] = set()
+        self.linger = 0.0
+        self.last_activity = time.monotonic()
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
         self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -119,9 +123,22 @@ class EditionsSpider(scrapy.Spider):
         spider.known = KnownPages(settings.get("NEWSALIGN_DB") or default_url())
         spider.skip_fresh = settings.getbool("NEWSALIGN_SKIP_FRESH", True)
         crawler.signals.connect(spider.known.close, signal=signals.spider_closed)
+        if "scrapy_redis" in str(settings.get("SCHEDULER")):
+            spider.linger = settings.getfloat("NEWSALIGN_REDIS_LINGER", 10.0)
+            crawler.signals.connect(spider.keep_alive, signal=signals.spider_idle)
         return spider
 
+    def keep_alive(self) -> None:
+        """On a shared frontier, wait a while for other processes' requests before closing."""
+        if time.monotonic() - self.last_activity < self.linger:
+            raise DontCloseSpider("the shared frontier may still get requests")
+
+    def active(self) -> None:
+        """Note that the crawl made progress (for keep_alive)."""
+        self.last_activity = time.monotonic()
+
     def parse(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
+        self.active()
         item = page_item(response)
         listed = self.sitemap_groups.get(item.requested_url) or self.sitemap_groups.get(item.url)
         yield replace(item, sitemap_links=listed) if listed else item
@@ -155,6 +172,7 @@ class EditionsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Child sitemaps and listed articles, each article with its sitemap alternates."""
+        self.active()
         if response.status != 200:
             yield page_item(response)
             return
@@ -190,6 +208,7 @@ class EditionsSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Every article a feed lists."""
+        self.active()
         if response.status != 200:
             yield page_item(response)
             return
