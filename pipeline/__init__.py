@@ -1,4 +1,4 @@
-"""newsalign: crawl a news article and its translated editions, extract, tag, store and align them."""
+"""newsalign: crawl a news article and its translated editions; extract, tag, store, align."""
 
 import logging
 

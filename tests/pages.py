@@ -31,7 +31,8 @@ TEXTS = {
         "La maire Claire Dubois a déclaré que le projet coûterait 48 millions d'euros et ferait "
         "baisser la température des rues les plus exposées de trois degrés lors des canicules.",
         "Les élus de l'opposition ont critiqué le calendrier, estimant que la ville n'avait pas "
-        "encore trouvé assez de jardiniers pour entretenir les jeunes arbres pendant les étés secs.",
+        "encore trouvé assez de jardiniers pour entretenir les jeunes arbres pendant les étés "
+        "secs.",
     ],
 }
 
@@ -75,8 +76,12 @@ def article_html(
 def fetched(url: str, html: str, status: int = 200, **kwargs: object) -> FetchedPage:
     """A FetchedPage for `html` served at `url`."""
     return FetchedPage(
-        requested_url=url, url=url, status=status, body=html.encode("utf-8"),
-        headers={"content-type": "text/html; charset=utf-8"}, **kwargs,  # type: ignore[arg-type]
+        requested_url=url,
+        url=url,
+        status=status,
+        body=html.encode("utf-8"),
+        headers={"content-type": "text/html; charset=utf-8"},
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

@@ -46,7 +46,9 @@ def test_show_unknown_article_fails_clearly(sqlite_url: str) -> None:
 
 
 def test_bad_setting_is_a_usage_error(sqlite_url: str) -> None:
-    result = CliRunner().invoke(main, ["crawl", "http://127.0.0.1:9/", "--db", sqlite_url, "-s", "NOEQUALS"])
+    result = CliRunner().invoke(
+        main, ["crawl", "http://127.0.0.1:9/", "--db", sqlite_url, "-s", "NOEQUALS"]
+    )
     assert result.exit_code == 2
     assert "NAME=VALUE" in result.output
 
@@ -64,8 +66,15 @@ def test_database_of_another_schema_is_refused(tmp_path: Path) -> None:
 def test_align_files_prints_beads_and_jsonl(tmp_path: Path) -> None:
     src = tmp_path / "a.txt"
     tgt = tmp_path / "b.txt"
-    src.write_text("The council met on 3 May 2026.\nIt approved 12 new schools.\nThe vote was 31 to 4.\n", encoding="utf-8")
-    tgt.write_text("Le conseil s'est réuni le 3 mai 2026.\nIl a approuvé 12 nouvelles écoles.\nLe vote a été de 31 contre 4.\n", encoding="utf-8")
+    src.write_text(
+        "The council met on 3 May 2026.\nIt approved 12 new schools.\nThe vote was 31 to 4.\n",
+        encoding="utf-8",
+    )
+    tgt.write_text(
+        "Le conseil s'est réuni le 3 mai 2026.\nIl a approuvé 12 nouvelles écoles.\n"
+        "Le vote a été de 31 contre 4.\n",
+        encoding="utf-8",
+    )
     beads = CliRunner().invoke(main, ["align", str(src), str(tgt)])
     assert beads.exit_code == 0, beads.output
     assert beads.output.splitlines() == ["[0]:[0]", "[1]:[1]", "[2]:[2]"]

@@ -41,7 +41,9 @@ def crawled(sample_site: str, db_url: str) -> tuple[str, str]:
     return db_url, summary
 
 
-def test_every_edition_of_every_story_is_stored_as_one_article(crawled: tuple[str, str], sample_site: str) -> None:
+def test_every_edition_of_every_story_is_stored_as_one_article(
+    crawled: tuple[str, str], sample_site: str
+) -> None:
     db_url, summary = crawled
     assert "errors" in summary and "pages" in summary
     engine = create_engine(db_url)
@@ -62,15 +64,15 @@ def test_every_edition_of_every_story_is_stored_as_one_article(crawled: tuple[st
                 assert edition.revisions and edition.revisions[0].paragraphs
         assert session.scalar(select(func.count()).select_from(Article)) == len(MAIN)
         # ordinary links (home and section pages) are never followed
-        assert not session.scalar(select(func.count()).select_from(Edition).where(Edition.url.like("%index.html")))
+        assert not session.scalar(
+            select(func.count()).select_from(Edition).where(Edition.url.like("%index.html"))
+        )
     engine.dispose()
 
 
 def test_missing_edition_is_a_fetch_error(crawled: tuple[str, str], sample_site: str) -> None:
     db_url, summary = crawled
-    missing = [
-        sample_site + e["path"] for s in MAIN for e in s["editions"] if e["status"] == 404
-    ]
+    missing = [sample_site + e["path"] for s in MAIN for e in s["editions"] if e["status"] == 404]
     assert missing
     engine = create_engine(db_url)
     with Session(engine) as session:

@@ -238,14 +238,16 @@ def test_killed_crawl_leaves_a_consistent_database_and_resumes(
         assert (
             _count(
                 engine,
-                "SELECT count(*) FROM editions e WHERE NOT EXISTS (SELECT 1 FROM revisions r WHERE r.edition_id = e.id)",
+                "SELECT count(*) FROM editions e WHERE NOT EXISTS "
+                "(SELECT 1 FROM revisions r WHERE r.edition_id = e.id)",
             )
             == 0
         )
         assert (
             _count(
                 engine,
-                "SELECT count(*) FROM revisions r WHERE NOT EXISTS (SELECT 1 FROM paragraphs p WHERE p.revision_id = r.id)",
+                "SELECT count(*) FROM revisions r WHERE NOT EXISTS "
+                "(SELECT 1 FROM paragraphs p WHERE p.revision_id = r.id)",
             )
             == 0
         )
@@ -319,7 +321,8 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
     assert (
         _count(
             engine,
-            "SELECT count(*) FROM (SELECT edition_id, number FROM revisions GROUP BY 1, 2 HAVING count(*) > 1) d",
+            "SELECT count(*) FROM (SELECT edition_id, number FROM revisions "
+            "GROUP BY 1, 2 HAVING count(*) > 1) d",
         )
         == 0
     )

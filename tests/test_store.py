@@ -93,7 +93,10 @@ def test_refetch_without_change_adds_no_revision(session: Session) -> None:
 
 def test_changed_text_becomes_a_new_revision_and_keeps_the_old(session: Session) -> None:
     put(session, cluster_page("en"))
-    changed = [*TEXTS["en"][:2], "Update: the council has since hired 40 gardeners for the first summers of the new trees."]
+    changed = [
+        *TEXTS["en"][:2],
+        "Update: the council has since hired 40 gardeners for the first summers of the new trees.",
+    ]
     assert put(session, cluster_page("en", paragraphs=changed)) == "changed"
     edition = session.scalar(select(Edition))
     assert [r.number for r in edition.revisions] == [1, 2]
@@ -112,7 +115,8 @@ def test_a_failed_fetch_is_recorded_and_changes_nothing(session: Session) -> Non
     assert put(session, fetched(CLUSTER["en"], "<html>gone</html>", status=404), run_id) == "error"
     errors = session.scalars(select(FetchError).order_by(FetchError.id)).all()
     assert [(e.url, e.status, e.reason) for e in errors] == [
-        (CLUSTER["en"], 503, "http_503"), (CLUSTER["en"], 404, "http_404"),
+        (CLUSTER["en"], 503, "http_503"),
+        (CLUSTER["en"], 404, "http_404"),
     ]
     assert session.scalar(select(Edition.text)) == before
     assert session.get(CrawlRun, run_id).errors == 2
@@ -123,10 +127,16 @@ def test_a_failed_fetch_is_recorded_and_changes_nothing(session: Session) -> Non
     [
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "image/png", "not_html"),
         (b"", "text/html", "empty_body"),
-        (b"<html><head><script>render()</script></head><body></body></html>", "text/html", "script_only"),
+        (
+            b"<html><head><script>render()</script></head><body></body></html>",
+            "text/html",
+            "script_only",
+        ),
     ],
 )
-def test_pages_that_are_not_articles_are_errors(session: Session, body: bytes, content_type: str, reason: str) -> None:
+def test_pages_that_are_not_articles_are_errors(
+    session: Session, body: bytes, content_type: str, reason: str
+) -> None:
     page = fetched(CLUSTER["en"], "")
     page = type(page)(**{**page.__dict__, "body": body, "headers": {"content-type": content_type}})
     assert put(session, page) == "error"
