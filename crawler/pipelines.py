@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
+from concurrent.futures import Future
 from typing import Self
 
 from scrapy.crawler import Crawler
@@ -15,15 +19,21 @@ from crawler.items import PageItem
 from pipeline import store
 from pipeline.aligning import align_outdated
 from pipeline.db import SchemaError, default_url, open_database, transaction
-from pipeline.ingest import analyse
+from pipeline.ingest import PageAnalysis
 from pipeline.models import utcnow
 from pipeline.queries import articles_fetched_since
+from pipeline.workers import AnalysisPool, default_workers
 
 logger = logging.getLogger(__name__)
 
 
 class StoragePipeline:
-    """Stores every fetched page, each in its own transaction; aligns what changed at the end."""
+    """Analyses pages in worker processes and stores them in batched transactions.
+
+    Scrapy limits the items in flight (SCRAPER_SLOT_MAX_ACTIVE_SIZE), which holds back the
+    downloads while the workers are busy, so memory stays bounded. Each page is stored whole or
+    not at all; articles touched by the crawl are aligned when it closes.
+    """
 
     def __init__(self, crawler: Crawler, db_url: str, run_id: int | None) -> None:
         self.crawler = crawler
@@ -34,7 +44,15 @@ class StoragePipeline:
         self.opened_at = utcnow()
         self.counts: dict[str, int] = {}
         self.last_progress = time.monotonic()
-        self.progress_every = crawler.settings.getfloat("NEWSALIGN_PROGRESS_SECONDS", 5.0)
+        settings = crawler.settings
+        self.progress_every = settings.getfloat("NEWSALIGN_PROGRESS_SECONDS", 5.0)
+        self.workers = settings.getint("NEWSALIGN_WORKERS", -1)
+        self.batch_size = settings.getint("NEWSALIGN_BATCH_SIZE", 20)
+        self.flush_seconds = settings.getfloat("NEWSALIGN_FLUSH_SECONDS", 2.0)
+        self.pool: AnalysisPool | None = None
+        self.batch: list[PageAnalysis] = []
+        self.pending: deque[tuple[PageItem, Future[PageAnalysis]]] = deque()
+        self.last_flush = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -44,6 +62,7 @@ class StoragePipeline:
 
     def open_spider(self) -> None:
         self.opened_at = utcnow()
+        self.pool = AnalysisPool(default_workers() if self.workers < 0 else self.workers)
         try:
             self.engine = open_database(self.db_url)
         except SchemaError as exc:
@@ -54,38 +73,91 @@ class StoragePipeline:
                     session, getattr(self.crawler.spider, "start_urls", [])
                 ).id
 
-    def process_item(self, item: PageItem) -> PageItem:
-        assert self.engine is not None
-        analysis = analyse(item)
-        try:
-            outcome = transaction(
-                self.engine, lambda session: store.store_analysis(session, analysis, self.run_id)
-            )
-        except Exception as exc:  # a bug or a dead database must not lose the page silently
-            logger.exception("could not store %r", item.url)
-            detail = f"{type(exc).__name__}: {exc}"
-            outcome = transaction(
-                self.engine, lambda session: self._record_failure(session, item, detail)
-            )
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-        self._progress()
+    async def process_item(self, item: PageItem) -> PageItem:
+        """Analyse in a worker process, then store with the next batch, in the spider's order."""
+        assert self.pool is not None
+        future = self.pool.submit(item)
+        self.pending.append((item, future))
+        with contextlib.suppress(Exception):  # handled in _drain, in order
+            await asyncio.wrap_future(future)
+        self._drain()
+        if len(self.batch) >= self.batch_size or self._due():
+            self.flush()
         return item
 
+    def _drain(self) -> None:
+        """Move finished analyses to the batch in submission order (an edition guessed from a
+        page's URL pattern must be stored after that page)."""
+        while self.pending and self.pending[0][1].done():
+            item, future = self.pending.popleft()
+            error = future.exception()
+            if error is None:
+                self.batch.append(future.result())
+                continue
+            logger.error("could not analyse %r: %r", item.url, error)
+            detail = f"{type(error).__name__}: {error}"
+            self.count(self._store_failure(item, "analysis_failed", detail))
+
+    def flush(self) -> None:
+        """Store the pending analyses in one transaction (one per page if that fails)."""
+        batch, self.batch = self.batch, []
+        self.last_flush = time.monotonic()
+        if not batch:
+            return
+        assert self.engine is not None
+        try:
+            outcomes = transaction(self.engine, lambda s: [self._store(s, a) for a in batch])
+        except Exception:
+            logger.warning("a batch of %d pages failed; storing them one by one", len(batch))
+            outcomes = [self._store_alone(analysis) for analysis in batch]
+        for outcome in outcomes:
+            self.count(outcome)
+
+    def _store(self, session: Session, analysis: PageAnalysis) -> str:
+        return store.store_analysis(session, analysis, self.run_id)
+
+    def _store_alone(self, analysis: PageAnalysis) -> str:
+        assert self.engine is not None
+        try:
+            return transaction(self.engine, lambda s: self._store(s, analysis))
+        except Exception as exc:  # a bug or a dead database must not lose the page silently
+            logger.exception("could not store %r", analysis.page.url)
+            return self._store_failure(
+                analysis.page, "store_failed", f"{type(exc).__name__}: {exc}"
+            )
+
+    def _store_failure(self, page: PageItem, reason: str, detail: str) -> str:
+        assert self.engine is not None
+        return transaction(self.engine, lambda s: self._record_failure(s, page, reason, detail))
+
+    def _due(self) -> bool:
+        return time.monotonic() - self.last_flush >= self.flush_seconds
+
+    def count(self, outcome: str) -> None:
+        """Count an outcome and log progress now and then."""
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self._progress()
+
     def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         if self.engine is None:
             return
+        self._drain()
+        self.flush()
         aligned = transaction(self.engine, self._finish)
         logger.info("aligned %d edition pairs", aligned)
         self.engine.dispose()
 
-    def _record_failure(self, session: Session, item: PageItem, exc: Exception) -> str:
+    def _record_failure(self, session: Session, item: PageItem, reason: str, detail: str) -> str:
+        """A fetch_errors row for a page that could not be analysed or stored."""
         store.record_error(
             session,
             self.run_id,
             item.url,
-            "store_failed",
+            reason,
             status=item.status,
-            detail=f"{type(exc).__name__}: {exc}",
+            detail=detail,
             found_from=item.found_from,
         )
         return "error"

@@ -100,3 +100,40 @@ def test_crawling_again_duplicates_nothing(crawled: tuple[str, str], sample_site
     summary = crawl(sample_site, db_url)
     assert counts(db_url) == before
     assert " 0 new" in summary and " 0 changed" in summary
+
+
+def stored_rows(db_url: str) -> dict[str, Any]:
+    """Everything a crawl stored, keyed by URL so ids and times do not matter."""
+    engine = create_engine(db_url)
+    with Session(engine) as session:
+        editions = session.scalars(select(Edition).order_by(Edition.url)).all()
+        groups = {}
+        for edition in editions:
+            groups.setdefault(edition.article_id, []).append(edition.url)
+        found = {
+            "editions": [
+                (e.url, e.lang, e.detected_lang, e.declared_lang, e.lang_mismatch, e.title, e.text)
+                for e in editions
+            ],
+            "paragraphs": [
+                (e.url, [(p.position, p.text, p.lang) for p in e.revisions[-1].paragraphs])
+                for e in editions
+            ],
+            "links": sorted(
+                (link.target_url, link.hreflang, link.source, link.reciprocal)
+                for link in session.scalars(select(EditionLink))
+            ),
+            "articles": sorted(sorted(urls) for urls in groups.values()),
+            "errors": sorted((e.url, e.reason) for e in session.scalars(select(FetchError))),
+        }
+    engine.dispose()
+    return found
+
+
+def test_worker_pool_changes_nothing_in_the_results(sample_site: str, tmp_path) -> None:
+    results = []
+    for workers in (1, 2):
+        db_url = f"sqlite:///{tmp_path / f'w{workers}.db'}"
+        crawl(sample_site, db_url, "-s", f"NEWSALIGN_WORKERS={workers}")
+        results.append(stored_rows(db_url))
+    assert results[0]["editions"] and results[0] == results[1]

@@ -1,0 +1,42 @@
+"""Analysing pages in worker processes, so extraction runs on every core, not in Scrapy's thread."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
+from pipeline.ingest import PageAnalysis, analyse
+from pipeline.page import FetchedPage
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class AnalysisPool:
+    """`analyse` in a pool of worker processes; with 0 workers, in the calling thread."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: Executor | None = None
+        if workers > 0:
+            context = multiprocessing.get_context("forkserver")
+            self.executor = ProcessPoolExecutor(workers, mp_context=context)
+
+    def submit(self, page: FetchedPage) -> Future[PageAnalysis]:
+        """A future analysis of `page`."""
+        if self.executor is not None:
+            return self.executor.submit(analyse, page)
+        future: Future[PageAnalysis] = Future()
+        try:
+            future.set_result(analyse(page))
+        except Exception as exc:  # handed to the caller through the future, as the pool does
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        """Stop the workers once their work is done."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=False)
