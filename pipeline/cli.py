@@ -313,3 +313,28 @@ main.add_command(schedule)
 main.add_command(cli_review.review)
 main.add_command(cli_review.coverage)
 main.add_command(cli_review.search_command)
+
+
+@main.command("confirm")
+@click.argument("edition_a", type=int)
+@click.argument("edition_b", type=int)
+@click.option("--reviewer", required=True, help="Who confirms the pair.")
+@db_option
+def confirm_command(edition_a: int, edition_b: int, reviewer: str, db_url: str) -> None:
+    """Confirm that two editions are translations of each other, so a suspect pair is aligned.
+
+    Example:
+
+        newsalign confirm 12 15 --reviewer maria
+    """
+    from pipeline.aligning import align_article
+    from pipeline.pairing import confirm_pair
+
+    with opened(db_url) as engine, Session(engine) as session, session.begin():
+        try:
+            pair = confirm_pair(session, edition_a, edition_b, reviewer)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        article = session.get_one(Article, pair.article_id)
+        written = align_article(session, article)
+    click.echo(f"confirmed editions {edition_a} and {edition_b}; {written} alignments written")

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-SUSPECT_BELOW = 0.45
-WEIGHTS = {"link": 2.0, "numbers": 2.0, "names": 1.5, "length": 1.0, "date": 1.0, "image": 1.0}
+SUSPECT_BELOW = 0.6
+WEIGHTS = {"link": 1.5, "numbers": 2.0, "names": 2.0, "length": 1.0, "date": 0.5, "image": 1.0}
 LINK_SCORES = {"reciprocal": 1.0, "one_way": 0.6, "menu": 0.7, "pattern": 0.3, "indirect": 0.4}
 
 # Characters per character of English text, for the usual length of a translation.
@@ -82,10 +82,22 @@ def _numbers(text: str) -> frozenset[str]:
 
 
 def _names(text: str) -> frozenset[str]:
-    """Latin-script names: capitalised words, or every Latin word in mostly non-Latin text."""
-    non_latin = len(_NON_LATIN.findall(text)) > len(text) / 4
-    words = _LATIN_WORD.findall(text) if non_latin else _LATIN_CAPITAL.findall(text)
-    return frozenset(w.lower() for w in words if not non_latin or len(w) > 3 or w[0].isupper())
+    """Latin-script names: capitalised words not opening a sentence, or every Latin word in
+    mostly non-Latin text."""
+    if len(_NON_LATIN.findall(text)) > len(text) / 4:
+        return frozenset(
+            w.lower() for w in _LATIN_WORD.findall(text) if len(w) > 3 or w[0].isupper()
+        )
+    return frozenset(
+        m.group().lower()
+        for m in _LATIN_CAPITAL.finditer(text)
+        if not _opens_sentence(text, m.start())
+    )
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[max(0, start - 3) : start].rstrip(" \"'«„“(")
+    return not before or before[-1] in ".!?:\n"
 
 
 def pair_confidence(a: EditionFacts, b: EditionFacts, link: str) -> tuple[float, dict[str, float]]:
