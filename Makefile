@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/align_eval.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache newsalign-demo.db*
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis newsalign-demo.db*

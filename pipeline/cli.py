@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import click
@@ -243,7 +244,7 @@ def export_command(
     with opened(db_url) as engine, Session(engine) as session:
         items = export.pairs(session, status=status, lang_pair=langs)
         if out is None:
-            n = export.write(click.get_text_stream("stdout"), items, fmt)
+            n = export.write(sys.stdout, items, fmt)
         else:
             with out.open("w", encoding="utf-8", newline="") as handle:
                 n = export.write(handle, items, fmt)
