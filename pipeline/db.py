@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+SCHEMA_LOCK_KEY = 0x6E657773616C6E  # "newsaln": the advisory lock held while creating a schema
 DEFAULT_DB = "sqlite:///newsalign.db"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -86,16 +89,44 @@ def open_database(url: str, *, auto_upgrade: bool = True) -> Engine:
     A database behind or ahead of this code's migrations is refused with SchemaError.
     """
     engine = make_engine(url)
-    current = current_revision(engine)
     head = head_revision()
-    if current == head:
+    if current_revision(engine) == head:
         return engine
-    if current is None and auto_upgrade and not _has_tables(engine):
-        logger.info("creating the newsalign schema in %s", engine.url.render_as_string())
-        upgrade(url)
-        return engine
+    with _schema_lock(engine):  # two processes may meet a new database at once
+        current = current_revision(engine)
+        if current == head:
+            return engine
+        if current is None and auto_upgrade and not _has_tables(engine):
+            logger.info("creating the newsalign schema in %s", engine.url.render_as_string())
+            upgrade(url)
+            return engine
     engine.dispose()
     raise SchemaError(_mismatch_message(current, head, url))
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema creation: an advisory lock on PostgreSQL, a lock file beside SQLite."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.schema.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _has_tables(engine: Engine) -> bool:
