@@ -202,7 +202,7 @@ def write_tmx(out: TextIO, items: Iterator[ExportPair], version: str = "0.1.0") 
     out.write('<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n<tmx version="1.4">\n')
     out.write(
         f'  <header creationtool="newsalign" creationtoolversion={quoteattr(version)} '
-        f'segtype="paragraph" o-tmf="newsalign" adminlang="en" srclang={quoteattr(srclang)} '
+        f'segtype="paragraph" o-tmf="newsalign" adminlang="en" srclang={quoteattr(_clean(srclang))} '
         'datatype="plaintext"/>\n  <body>\n'
     )
     for tu in body:
