@@ -197,12 +197,12 @@ def write_tmx(out: TextIO, items: Iterator[ExportPair], version: str = "0.1.0") 
         if item.src_paragraphs and item.tgt_paragraphs:
             src_langs.add(item.src_lang)
             body.append(_tu(item))
-    srclang = src_langs.pop() if len(src_langs) == 1 else "*all*"
+    srclang = _clean(src_langs.pop()) if len(src_langs) == 1 else "*all*"
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write('<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n<tmx version="1.4">\n')
     out.write(
         f'  <header creationtool="newsalign" creationtoolversion={quoteattr(version)} '
-        f'segtype="paragraph" o-tmf="newsalign" adminlang="en" srclang={quoteattr(_clean(srclang))} '
+        f'segtype="paragraph" o-tmf="newsalign" adminlang="en" srclang={quoteattr(srclang)} '
         'datatype="plaintext"/>\n  <body>\n'
     )
     for tu in body:
