@@ -1,6 +1,9 @@
 """Evaluate pipeline.align on the gold alignment sets and on synthetic long documents.
 
-Usage: ``python bench/align_eval.py [--docs]`` (``--docs`` adds per-document strict F1).
+Usage: ``python bench/align_eval.py [--docs] [--errors] [--only TEXT]``: ``--docs`` adds
+per-document strict F1, ``--errors`` lists per document the gold links newsalign misses
+(with the start of every item) and the links it produced instead, ``--only`` keeps the
+gold sets whose name contains TEXT (and skips the speed test).
 
 For every gold set it prints strict and lax precision/recall/F1 (Sennrich & Volk 2011,
 computed exactly as vecalign's score.py) for newsalign with anchors and for the
@@ -22,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.goldsets import (
     GoldDoc,
     Link,
+    link_errors,
     load_kubernetes,
     load_mac,
     load_textberg,
@@ -50,7 +54,26 @@ def _row(label: str, result: dict, seconds: float) -> str:
     return f"  {label:<22} {strict}   {lax}   {seconds:6.2f}s"
 
 
-def evaluate_set(name: str, docs: list[GoldDoc], per_doc: bool) -> None:
+def _snippet(text: str, width: int = 70) -> str:
+    return text.replace("\n", "\\n")[:width]
+
+
+def print_errors(doc: GoldDoc, test: list[Link]) -> None:
+    """Missed gold links (with their items) and the wrong links produced, for one document."""
+    missed, wrong = link_errors(doc.gold, test)
+    if not missed and not wrong:
+        return
+    print(f"    {doc.name}: {len(missed)} gold links missed, {len(wrong)} wrong links produced")
+    for src, tgt in missed:
+        print(f"      missed {list(src)}-{list(tgt)}")
+        for i in src:
+            print(f"        src {i:>4} {_snippet(doc.src[i])}")
+        for j in tgt:
+            print(f"        tgt {j:>4} {_snippet(doc.tgt[j])}")
+    print("      produced instead: " + " ".join(f"{list(s)}-{list(t)}" for s, t in wrong))
+
+
+def evaluate_set(name: str, docs: list[GoldDoc], per_doc: bool, errors: bool = False) -> None:
     """Print the score table of one gold set."""
     n_links = sum(len(d.gold) for d in docs)
     print(f"\n{name}: {len(docs)} documents, {n_links} gold links")
@@ -64,6 +87,9 @@ def evaluate_set(name: str, docs: list[GoldDoc], per_doc: bool) -> None:
             for doc, test in zip(docs, tests, strict=True):
                 f1 = score([doc.gold], [test])["f1_strict"]
                 print(f"      {doc.name:<60} strict F1 {f1:.3f}")
+        if errors and anchors:
+            for doc, test in zip(docs, tests, strict=True):
+                print_errors(doc, test)
 
 
 def evaluate_speed() -> None:
@@ -88,10 +114,14 @@ def evaluate_speed() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", action="store_true", help="also print per-document F1")
+    parser.add_argument("--errors", action="store_true", help="list missed and wrong links")
+    parser.add_argument("--only", default="", help="only gold sets whose name contains this")
     args = parser.parse_args()
     for name, loader in GOLD_SETS.items():
-        evaluate_set(name, loader(), args.docs)
-    evaluate_speed()
+        if args.only.casefold() in name.casefold():
+            evaluate_set(name, loader(), args.docs, args.errors)
+    if not args.only:
+        evaluate_speed()
 
 
 if __name__ == "__main__":

@@ -220,6 +220,13 @@ def _counts(gold: Iterable[Link], test: Iterable[Link]) -> tuple[int, int, int, 
     return tp_strict, fp_strict, tp_lax, fp_lax
 
 
+def link_errors(gold: Iterable[Link], test: Iterable[Link]) -> tuple[list[Link], list[Link]]:
+    """Gold links the test misses and test links the gold lacks, each in document order."""
+    gold, test = list(gold), list(test)
+    gold_set, test_set = set(gold), set(test)
+    return [g for g in gold if g not in test_set], [t for t in test if t not in gold_set]
+
+
 def _ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
 

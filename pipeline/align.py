@@ -4,12 +4,29 @@ Algorithm
 ---------
 ``align`` finds, by dynamic programming, the cheapest monotonic sequence of *beads*
 (0-1, 1-0, 1-1, 1-2, 2-1, 2-2, 1-3, 3-1, 2-3, 3-2, 1-4, 4-1) covering both documents.
+
+Each item is first classified (markdown-aware, harmless for plain text):
+
+* *headings*: lines starting with ``#`` to ``######`` outside fenced code blocks;
+* *material*, i.e. nothing to translate: items made only of fenced code (the fence is
+  tracked across items, so a code block split by blank lines stays code; a fence that
+  is never closed is ignored), table rows, or markup (Hugo shortcodes such as
+  ``{{< note >}}``, images, inline code, HTML tags, URLs) with no letters left once it
+  is removed; and, in a document written mostly in CJK script, items with no CJK
+  character that are not headings (a list of links or identifiers left in English);
+* *junk*: items with no markup, no CJK and no word of 3+ letters (OCR debris, a
+  stray mark).
+
 A bead costs
 
 * a prior for its shape (1-1 free, merges 2 to 6). Omissions (0-1, 1-0) have an
   *affine* price: opening a run costs 3, extending it 1, plus 2 per average item
   length, so a block of untranslated captions or ads is skipped as a whole while a
-  long paragraph is rarely dropped;
+  long paragraph is rarely dropped. Omitting a material item costs only 0.5;
+* 3 per heading more on one side of the bead than on the other (omissions included),
+  and 3 per section boundary it crosses on both sides (an item starting with a heading
+  in second or later position on each side), so headings pair with headings and a
+  bead does not swallow the next section;
 * a Gale-Church length cost ``-log P(|delta|)`` with
   ``delta = (t/c - s) / sqrt(var * (s + t/c) / 2)`` under a normal law mixed with a
   5 % component five times wider (so one badly matched paragraph cannot drag the path
@@ -20,29 +37,43 @@ A bead costs
 * minus an anchor reward. Anchors are tokens that survive translation: numbers, URLs,
   quotation, question and exclamation marks and other symbols, Latin-script names and
   words (capitalised short words; cognates = words of 4+ letters sharing their first
-  5 letters after accent folding), the optional bilingual ``lexicon``, and a lexicon
-  *learned from pass 1*: word pairs (CJK: character uni- and bigrams) whose
-  co-occurrence in the 1-1 beads of pass 1 has a Dice coefficient >= 0.6. Only tokens
-  seen on both sides count, weighted by ``log(items / document frequency)``. With
-  ``w`` the weight shared by the two sides (summed over the bead's item pairs, capped
-  by either side's total) the reward is ``2 * (1 - exp(-w / 2)) + 10 * Dice``, where
-  Dice is ``2w`` over both sides' total anchor weight: saturating in the amount of
-  evidence and normalised, so merging in an unrelated item lowers it.
-  ``anchors=False`` drops this term and the learned lexicon: the length-only baseline
-  of the same code.
+  5 letters after accent folding), the whole text of an item of 8+ characters (an
+  identical code block or untranslated line), the optional bilingual ``lexicon``, and
+  a lexicon *learned from pass 1*: word pairs (CJK: character uni- and bigrams) whose
+  co-occurrence in the 1-1 beads of pass 1 has a Dice coefficient >= 0.5 and is
+  significant: the hypergeometric probability of that much overlap by chance, times
+  the number of word pairs that could have been counted, is below 3 (so a short
+  document, with a few dozen beads, learns next to nothing instead of pairing "the"
+  with every frequent character). Only tokens seen on both sides count, weighted by
+  ``log(items / document frequency)``. With ``w`` the weight shared by the two sides
+  (summed over the bead's item pairs, capped by either side's total) the reward is
+  ``2 * (1 - exp(-w / 2)) + 10 * Dice``, where Dice is ``2w`` over both sides' total
+  anchor weight: saturating in the amount of evidence and normalised, so merging in
+  an unrelated item lowers it. ``anchors=False`` drops this term and the learned
+  lexicon: the length-only baseline of the same code (item classes still apply).
 
 Pass 1 (shapes 1-1, 1-2, 2-1 and omissions only) searches a band of +-8 items around
 an expected path: the longest monotonic chain of item pairs that share a token unique
 in both documents, with equal shares of length in between. Pass 2 searches +-4 items
-around the pass-1 path. Whenever the best path touches the band edge the band is
+around the pass-1 path (around all of it: where that path runs through omissions the
+band spans the whole run). Whenever the best path touches the band edge the band is
 doubled and the search repeated, until it holds 20 cells per item (or 100,000 cells,
 so small inputs get the full matrix): time and memory grow linearly with the length
 even for unrelated documents. Features are computed once per item and the shared
 weights of item pairs are cached.
 
-Finally, runs of at most three omitted items are merged into the preceding bead (the
-following one at the very start): short unmatched stretches are far more often an
-untranslated part of a neighbouring unit (code, a caption, a note) than real gaps.
+Finally two post-processing steps:
+
+* runs of omitted items with at most three items that are neither material nor junk
+  are merged into the preceding bead: short unmatched stretches are far more often an
+  untranslated part of a neighbouring unit (code, a caption, a note) than real gaps.
+  Runs of junk only stay omissions. A run at the very start goes to the following
+  bead if it is all material, and otherwise stays (nothing precedes it: e.g. a
+  translator's credit line);
+* a bead of bare headings (each item one heading line) is merged into the next bead
+  when that one is *reshaped*, i.e. its sides hold different numbers of non-material
+  items: the translation re-paragraphed the text under the heading, and heading plus
+  body are reported as one unit rather than a heading pair and a reshaped remainder.
 
 Each bead's confidence is ``1 / (1 + exp((cost - 1) / 1.5))`` of its own cost, so
 shared anchors and a good length fit raise it, omissions and poor fits lower it.
@@ -51,6 +82,7 @@ shared anchors and a good length fit raise it, omissions and poor fits lower it.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import logging
 import math
@@ -66,13 +98,14 @@ logger = logging.getLogger(__name__)
 Span = tuple[int, int, int, int]  # i0, i1, j0, j1: src[i0:i1] aligned to tgt[j0:j1]
 
 _INF = float("inf")
+_GAP_OPEN = 3.0  # cost of opening a run of omissions (0-1/1-0 beads)
 # (source items, target items, prior cost); 1-1 first so that pruning bites early.
 _BEADS: tuple[tuple[int, int, float], ...] = (
     (1, 1, 0.0),
     (1, 2, 2.0),
     (2, 1, 2.0),
-    (1, 0, 3.0),
-    (0, 1, 3.0),
+    (1, 0, _GAP_OPEN),
+    (0, 1, _GAP_OPEN),
     (2, 2, 4.0),
     (1, 3, 4.0),
     (3, 1, 4.0),
@@ -84,7 +117,7 @@ _BEADS: tuple[tuple[int, int, float], ...] = (
 _ALL_SHAPES = frozenset((a, b) for a, b, _ in _BEADS)
 _FIRST_PASS = frozenset({(1, 1), (1, 2), (2, 1)})  # a rough first path is enough
 _WIDE_PRIOR = 12.0  # shapes outside the table (only after merging gaps)
-_GAP_EXT = 1.0  # cost of extending a run of omissions (opening one costs the prior)
+_GAP_EXT = 1.0  # cost of extending a run of omissions
 _GAP_LEN = 2.0  # extra omission cost per average item length
 _DEFAULT_VAR = 6.8
 _VAR_BOUNDS = (1.0, 60.0)
@@ -92,8 +125,9 @@ _TAIL_MIX = 0.05  # weight of the heavy-tailed length component
 _TAIL_SCALE = 5.0  # its standard deviation relative to the main one
 _LAMBDA = 2.0  # saturation of the shared anchor weight
 _DICE_W = 10.0  # weight of the Dice coefficient of the anchor bags
-_LEX_DICE = 0.6
+_LEX_DICE = 0.5
 _LEX_MIN = 2
+_LEX_CHANCE = 3.0  # expected number of chance pairs the learned lexicon may admit
 _LEX_BUDGET = 200_000  # co-occurrence pairs counted when learning the lexicon
 _MAX_GAP = 3
 _MIN_WIDTH = 8  # initial band half-width of the first pass
@@ -103,6 +137,10 @@ _SMALL_CELLS = 100_000  # ... or this many in all, if more (small inputs: full m
 _SCORE_MID, _SCORE_SCALE = 1.0, 1.5  # confidence = logistic((mid - cost) / scale)
 _HAN_WEIGHT = 3.5
 _KANA_HANGUL_WEIGHT = 2.5
+
+_MATERIAL_GAP = 0.5  # cost of leaving out one item of untranslatable material
+_HEAD_COST = 3.0  # per markdown heading more on one side of a bead than on the other
+_IDENTICAL_MIN = 8  # items at least this long get a whole-text anchor token
 
 _SPACE_RE = re.compile(r"\s+")
 _HAN_RE = re.compile(
@@ -119,6 +157,17 @@ _NUM_RE = re.compile(r"\d+")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _MARK_RE = re.compile(r"[\u0300-\u036f]")
 _SYMBOL_RE = re.compile(r"[?!:;()%$€£¥@#*|`=+&<>\"]")
+_FENCE_RE = re.compile(r"^\s{0,3}(?:```|~~~)")
+_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+\S")
+_MARKUP_RE = re.compile(
+    r"\{\{[<%].*?[%>]\}\}"  # Hugo shortcodes
+    r"|!\[[^\]]*\]\([^)]*\)"  # images
+    r"|`[^`]*`"  # inline code
+    r"|<[^<>]*>"  # HTML tags
+    r"|(?:https?://|www\.)\S+"
+)
+_LONG_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+_LETTER_RE = re.compile(r"[^\W\d_]")
 _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»「」『』〝〞", '"'))
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -181,6 +230,11 @@ class _Item:
     words: list[str]  # casefolded, accent-folded non-CJK words, in order
     runs: list[str]  # casefolded CJK runs
     vocab: frozenset[str]  # words plus CJK character unigrams and bigrams
+    heads: int = 0  # markdown heading lines (outside code blocks)
+    lead: bool = False  # the item starts with a heading line
+    title: bool = False  # the item is a single heading line
+    material: bool = False  # code, shortcodes, images, tables: nothing to translate
+    junk: bool = False  # no markup, no CJK, no word of 3+ letters: OCR debris, stray marks
 
     def lexicon_keys(self, lookup: Mapping[str, Collection[str]]) -> Counter[str]:
         """Lexicon tokens: whole words, and CJK substrings of 1-4 characters."""
@@ -200,6 +254,9 @@ def _analyse(text: str) -> _Item:
     """Length, anchor tokens and words of one item."""
     norm = text.translate(_QUOTES) if text.isascii() else _fold(text).translate(_QUOTES)
     anchors: Counter[str] = Counter()
+    whole = _SPACE_RE.sub(" ", norm).strip().casefold()
+    if len(whole) >= _IDENTICAL_MIN:
+        anchors["x:" + whole] += 1  # the same text on the other side: code, untranslated
     for url in _URL_RE.findall(norm):
         anchors["u:" + url.rstrip(".,;:!?").casefold()] += 1
     for num in _NUM_RE.findall(norm):
@@ -220,6 +277,65 @@ def _analyse(text: str) -> _Item:
     return _Item(text_length(text), anchors, words, runs, frozenset(vocab))
 
 
+def _markup(texts: Sequence[str]) -> list[tuple[int, bool, bool, bool]]:
+    """Per item: heading lines, starts with one, is just one, and is material.
+
+    Material = markup and no line of prose: every line is inside a fenced code block
+    (tracked across items, so a block split by blank lines stays code; a fence never
+    closed is ignored), a table row, or has no letters once shortcodes, images, inline
+    code, HTML tags and URLs are removed (and had some of them).
+    """
+    items = [[line for line in text.split("\n") if line.strip()] for text in texts]
+    fences = [(n, k) for n, lines in enumerate(items) for k, line in enumerate(lines)]
+    fences = [place for place in fences if _FENCE_RE.match(items[place[0]][place[1]])]
+    fences = set(fences[: len(fences) // 2 * 2])
+    out: list[tuple[int, bool, bool, bool]] = []
+    in_fence = False
+    for n, lines in enumerate(items):
+        heads, lead, prose, marked = 0, False, False, False
+        for k, line in enumerate(lines):
+            if (n, k) in fences:
+                in_fence, marked = not in_fence, True
+            elif in_fence or line.lstrip().startswith("|"):
+                marked = True
+            elif _HEADING_RE.match(line):
+                heads += 1
+                lead = lead or not k
+                prose = True
+            elif not prose:
+                bare = _MARKUP_RE.sub(" ", line)
+                prose = bool(_LETTER_RE.search(bare))
+                marked = marked or bare != line
+        out.append((heads, lead, heads == len(lines) == 1, marked and not prose))
+    return out
+
+
+def _items(texts: Sequence[str]) -> list[_Item]:
+    """Features of every item of one document, markdown structure included.
+
+    In a document written mostly in CJK script, an item without any CJK character
+    (and no heading) is untranslated material too: a list of links or identifiers.
+    """
+    items = [_analyse(text) for text in texts]
+    lettered = sum(bool(item.words or item.runs) for item in items)
+    cjk_doc = 2 * sum(bool(item.runs) for item in items) > lettered
+    out = []
+    for item, text, (heads, lead, title, material) in zip(
+        items, texts, _markup(texts), strict=True
+    ):
+        if not item.runs and not heads:
+            material = material or cjk_doc
+            junk = not material and bool(text.strip()) and not _LONG_WORD_RE.search(text)
+        else:
+            junk = False
+        if heads or material or junk:
+            item = dataclasses.replace(
+                item, heads=heads, lead=lead, title=title, material=material, junk=junk
+            )
+        out.append(item)
+    return out
+
+
 def anchor_tokens(text: str, lexicon: Mapping[str, Collection[str]] | None = None) -> Counter[str]:
     """Tokens likely to survive translation, with counts (``lexicon``: word -> keys)."""
     item = _analyse(text)
@@ -235,6 +351,10 @@ class _Side:
     cum: list[float]  # prefix sums of script-weighted lengths
     tokens: list[dict[str, int]]  # anchor token counts (shared vocabulary only)
     cum_w: list[float]  # prefix sums of total anchor weight
+    heads: list[int]  # prefix sums of markdown heading lines
+    leads: list[int]  # prefix sums of items starting with a heading
+    gap_open: list[float]  # cost of item k as a 0-1/1-0 bead opening a run
+    gap_ext: list[float]  # ... and extending one
 
 
 def _prefix_sums(values: Sequence[float]) -> list[float]:
@@ -283,7 +403,26 @@ def _features(
     def side(items: list[_Item], tokens: list[Counter[str]]) -> _Side:
         shared = [{t: c for t, c in bag.items() if t in weights} for bag in tokens]
         totals = [sum(c * weights[t] for t, c in bag.items()) for bag in shared]
-        return _Side(_prefix_sums([item.length for item in items]), shared, _prefix_sums(totals))
+        prose = [item.length for item in items if not item.material]
+        unit = _GAP_LEN * len(prose) / (sum(prose) or 1.0)
+        gap_open, gap_ext = [], []
+        for item in items:
+            if item.material:
+                gap_open.append(_MATERIAL_GAP)
+                gap_ext.append(_MATERIAL_GAP)
+            else:
+                extra = unit * item.length + _HEAD_COST * item.heads
+                gap_open.append(_GAP_OPEN + extra)
+                gap_ext.append(_GAP_EXT + extra)
+        return _Side(
+            _prefix_sums([item.length for item in items]),
+            shared,
+            _prefix_sums(totals),
+            list(itertools.accumulate((item.heads for item in items), initial=0)),
+            list(itertools.accumulate((item.lead for item in items), initial=0)),
+            gap_open,
+            gap_ext,
+        )
 
     return side(src, src_tokens), side(tgt, tgt_tokens), weights
 
@@ -315,6 +454,14 @@ def _reward(shared: float, w_src: float, w_tgt: float) -> float:
         return 0.0
     shared = min(shared, w_src, w_tgt)
     return _LAMBDA * (1.0 - math.exp(-shared / _LAMBDA)) + _DICE_W * 2.0 * shared / (w_src + w_tgt)
+
+
+def _structure_cost(src: _Side, tgt: _Side, span: Span) -> float:
+    """Heading penalty of a bead: per heading more on one side, per section crossed."""
+    i0, i1, j0, j1 = span
+    more = abs(src.heads[i1] - src.heads[i0] - tgt.heads[j1] + tgt.heads[j0])
+    crossed = min(src.leads[i1] - src.leads[i0 + 1], tgt.leads[j1] - tgt.leads[j0 + 1])
+    return _HEAD_COST * (more + max(0, crossed))
 
 
 class _Scorer:
@@ -356,12 +503,18 @@ class _Scorer:
         """Stand-alone cost of one bead (prior + length - anchors)."""
         i0, i1, j0, j1 = span
         shape = (i1 - i0, j1 - j0)
+        if i0 == i1 or j0 == j1:  # a run of omissions, as the search prices it
+            side, k0, k1 = (self.src, i0, i1) if i1 > i0 else (self.tgt, j0, j1)
+            return side.gap_open[k0] + sum(side.gap_ext[k0 + 1 : k1])
         prior = next((p for a, b, p in _BEADS if (a, b) == shape), _WIDE_PRIOR)
-        if i0 == i1 or j0 == j1:
-            return prior
         s_len = self.src.cum[i1] - self.src.cum[i0]
         t_len = self.tgt.cum[j1] - self.tgt.cum[j0]
-        return prior + _length_cost(s_len, t_len, model) - self.reward(i0, i1, j0, j1)
+        return (
+            prior
+            + _structure_cost(self.src, self.tgt, span)
+            + _length_cost(s_len, t_len, model)
+            - self.reward(i0, i1, j0, j1)
+        )
 
 
 # --- banded dynamic programming ----------------------------------------------------
@@ -425,12 +578,15 @@ class _Search:
 
     def _candidates(self, i: int, lo: list[int], rows: list[_Row]) -> list[tuple]:
         """Per-row constants of every non-gap bead shape that fits above row i."""
-        s_cum, s_w = self.scorer.src.cum, self.scorer.src.cum_w
+        side = self.scorer.src
+        s_cum, s_w, s_h, s_l = side.cum, side.cum_w, side.heads, side.leads
         out = []
         for k, (a, b, prior) in enumerate(_BEADS):
             if a and b and a <= i and (a, b) in self.shapes:
                 s_len, s_weight = s_cum[i] - s_cum[i - a], s_w[i] - s_w[i - a]
-                out.append((k, a, b, prior, rows[i - a].best, lo[i - a], s_len, s_weight))
+                heads, inner = s_h[i] - s_h[i - a], s_l[i] - s_l[i - a + 1]
+                prev, prev_lo = rows[i - a].best, lo[i - a]
+                out.append((k, a, b, prior, prev, prev_lo, s_len, s_weight, heads, inner))
         return out
 
     def _row(self, i: int, lo: list[int], hi: list[int], rows: list[_Row]) -> _Row:
@@ -439,17 +595,16 @@ class _Search:
         ratio, var, max_reward = model.ratio, model.var, scorer.max_reward
         erfc, log, sqrt = math.erfc, math.log, math.sqrt
         keep, wide, wide_mix = 1.0 - _TAIL_MIX, _SQRT_HALF / _TAIL_SCALE, _TAIL_MIX
-        gap_open, gap_ext = _BEADS[_SRC_GAP][2], _GAP_EXT
-        s_cum = scorer.src.cum
-        s_unit = _GAP_LEN * (len(s_cum) - 1) / (s_cum[-1] or 1.0)
-        t_unit = _GAP_LEN * (len(t_cum) - 1) / (t_cum[-1] or 1.0)
+        t_heads, t_leads = scorer.tgt.heads, scorer.tgt.leads
+        t_open, t_ext = scorer.tgt.gap_open, scorer.tgt.gap_ext
         candidates = self._candidates(i, lo, rows)
         li = lo[i]
         width = hi[i] - li + 1
         best_row, src_gap, tgt_gap = [_INF] * width, [_INF] * width, [_INF] * width
         code = bytearray(width)
         above, above_lo = (rows[i - 1], lo[i - 1]) if i else (None, 0)
-        src_extra = s_unit * (s_cum[i] - s_cum[i - 1]) if i else 0.0
+        if i:
+            s_open, s_ext = scorer.src.gap_open[i - 1], scorer.src.gap_ext[i - 1]
         for x in range(width):
             j = li + x
             if not (i or j):
@@ -457,27 +612,30 @@ class _Search:
                 continue
             flags, best, best_k = 0, _INF, 0
             if above is not None and 0 <= j - above_lo < len(above.best):
-                ext = above.src_gap[j - above_lo] + gap_ext
-                opened = above.best[j - above_lo] + gap_open
+                ext = above.src_gap[j - above_lo] + s_ext
+                opened = above.best[j - above_lo] + s_open
                 if ext <= opened:
-                    best, flags = ext + src_extra, _SRC_EXT
+                    best, flags = ext, _SRC_EXT
                 else:
-                    best = opened + src_extra
+                    best = opened
                 src_gap[x], best_k = best, _SRC_GAP
             if x:
-                extra = t_unit * (t_cum[j] - t_cum[j - 1])
-                ext, opened = tgt_gap[x - 1] + gap_ext, best_row[x - 1] + gap_open
+                ext, opened = tgt_gap[x - 1] + t_ext[j - 1], best_row[x - 1] + t_open[j - 1]
                 if ext <= opened:
-                    tgt_gap[x], flags = ext + extra, flags | _TGT_EXT
+                    tgt_gap[x], flags = ext, flags | _TGT_EXT
                 else:
-                    tgt_gap[x] = opened + extra
+                    tgt_gap[x] = opened
                 if tgt_gap[x] < best:
                     best, best_k = tgt_gap[x], _TGT_GAP
-            for k, a, b, prior, prev, prev_lo, s_len, w_src in candidates:
+            for k, a, b, prior, prev, prev_lo, s_len, w_src, s_heads, s_inner in candidates:
                 idx = j - b - prev_lo
                 if idx < 0 or idx >= len(prev):
                     continue
                 total = prev[idx] + prior
+                if s_heads != t_heads[j] - t_heads[j - b]:
+                    total += _HEAD_COST * abs(s_heads - t_heads[j] + t_heads[j - b])
+                if s_inner and b > 1:  # a section boundary inside the bead on both sides
+                    total += _HEAD_COST * min(s_inner, t_leads[j] - t_leads[j - b + 1])
                 if total - max_reward >= best:
                     continue
                 t_norm = (t_cum[j] - t_cum[j - b]) / ratio
@@ -549,19 +707,25 @@ def _centre(src: _Side, tgt: _Side) -> list[float]:
     return centre
 
 
-def _path_centre(path: list[Span], n: int) -> list[float]:
-    """Target boundary of a previous path at every source boundary."""
-    centre = [0.0] * (n + 1)
+def _path_range(path: list[Span], n: int) -> tuple[list[float], list[float]]:
+    """First and last target boundary of a previous path at every source boundary.
+
+    They differ where the path runs through target omissions: the next band must hold
+    the whole run, not only its end.
+    """
+    first, last = [math.inf] * (n + 1), [0.0] * (n + 1)
     for i0, i1, j0, j1 in path:
         for i in range(i0, i1 + 1):
-            centre[i] = j0 + (j1 - j0) * (i - i0) / (i1 - i0) if i1 > i0 else j1
-    return centre
+            j = j0 + (j1 - j0) * (i - i0) / (i1 - i0) if i1 > i0 else j0
+            first[i] = min(first[i], j)
+            last[i] = max(last[i], j if i1 > i0 else j1)
+    return first, last
 
 
-def _band(centre: list[float], width: int, m: int) -> tuple[list[int], list[int]]:
+def _band(first: list[float], last: list[float], width: int, m: int) -> tuple[list[int], list[int]]:
     """Per-row [lo, hi] target bounds, widened so every row can reach the next."""
-    lo = [max(0, int(c) - width) for c in centre]
-    hi = [min(m, int(c) + width) for c in centre]
+    lo = [max(0, int(c) - width) for c in first]
+    hi = [min(m, int(c) + width) for c in last]
     lo[0], hi[-1] = 0, m
     for i in range(len(lo) - 2, -1, -1):
         lo[i] = min(lo[i], lo[i + 1])
@@ -573,16 +737,16 @@ def _touches_edge(path: list[Span], lo: list[int], hi: list[int], m: int) -> boo
     return any((0 < j == lo[i]) or (m > j == hi[i]) for _, i, _, j in path)
 
 
-def _search(search: _Search, centre: list[float], width: int) -> list[Span]:
+def _search(search: _Search, first: list[float], last: list[float], width: int) -> list[Span]:
     """Banded DP, doubling the band while the best path touches its edge.
 
     The band stops growing at ``_BAND_CELLS`` cells per item (a full matrix for small
     inputs), which keeps the cost linear even for unrelated documents.
     """
-    n, m = len(centre) - 1, len(search.scorer.tgt.cum) - 1
+    n, m = len(first) - 1, len(search.scorer.tgt.cum) - 1
     max_width = max(_BAND_CELLS * (n + m), _SMALL_CELLS) // (2 * n + 2)
     while True:
-        lo, hi = _band(centre, width, m)
+        lo, hi = _band(first, last, width, m)
         path = search.run(lo, hi)
         done = width >= max(n, m) or 2 * width > max_width
         if path and (done or not _touches_edge(path, lo, hi, m)):
@@ -614,10 +778,28 @@ def _estimate(src: _Side, tgt: _Side, path: list[Span], model: _Model) -> _Model
     return _Model(ratio=ratio, var=min(max(var, low), high))
 
 
+def _log_tail(n: int, a: int, b: int, k: int) -> float:
+    """log P(X >= k), X hypergeometric: overlap of random a- and b-subsets of n."""
+
+    def log_choose(x: int, y: int) -> float:
+        return math.lgamma(x + 1) - math.lgamma(y + 1) - math.lgamma(x - y + 1)
+
+    terms = [
+        log_choose(a, x) + log_choose(n - a, b - x) - log_choose(n, b)
+        for x in range(k, min(a, b) + 1)
+        if b - x <= n - a
+    ]
+    if not terms:
+        return -math.inf
+    top = max(terms)
+    return top + math.log(sum(math.exp(t - top) for t in terms))
+
+
 def _learn_lexicon(
     src_words: list[frozenset[str]], tgt_words: list[frozenset[str]], path: list[Span]
 ) -> dict[str, set[str]]:
-    """Word pairs whose co-occurrence in the path's 1-1 beads has Dice >= ``_LEX_DICE``.
+    """Word pairs that co-occur in the path's 1-1 beads with Dice >= ``_LEX_DICE``
+    and more often than chance explains (hypergeometric tail, Bonferroni-corrected).
 
     Counts one source word at a time (small memory); above ``_LEX_BUDGET`` counted
     pairs only every k-th bead is used.
@@ -637,13 +819,22 @@ def _learn_lexicon(
     for k, (s_list, _) in enumerate(kept[::step]):
         for u in s_list:
             beads_of.setdefault(u, []).append(k * step)
+    # Bonferroni: a pair is kept only if chance would produce fewer than _LEX_CHANCE
+    # such pairs among all those that could have been counted.
+    n_src = sum(count >= _LEX_MIN for count in c_src.values())
+    n_tgt = sum(count >= _LEX_MIN for count in c_tgt.values())
+    limit = math.log(_LEX_CHANCE) - math.log(max(1, n_src * n_tgt))
     lexicon: dict[str, set[str]] = {}
     for u, beads in beads_of.items():
         joint: Counter[str] = Counter()
         for k in beads:
             joint.update(kept[k][1])
         for v, count in joint.items():
-            if count >= _LEX_MIN and 2 * count * step >= _LEX_DICE * (c_src[u] + c_tgt[v]):
+            if (
+                count >= _LEX_MIN
+                and 2 * count * step >= _LEX_DICE * (c_src[u] + c_tgt[v])
+                and _log_tail(len(pairs), c_src[u], c_tgt[v], count * step) < limit
+            ):
                 lexicon.setdefault(u, set()).add(v)
     return lexicon
 
@@ -655,11 +846,23 @@ def _is_gap(span: Span) -> bool:
     return span[0] == span[1] or span[2] == span[3]
 
 
-def _attach_short_gaps(path: list[Span]) -> list[Span]:
+def _attach_short_gaps(path: list[Span], src: Sequence[_Item], tgt: Sequence[_Item]) -> list[Span]:
     """Merge runs of at most ``_MAX_GAP`` 0-1/1-0 beads into the preceding bead.
 
-    A run at the very start goes to the following bead; longer runs stay as they are.
+    Material items do not count towards the limit, runs of junk only stay as they
+    are. A run at the very start goes to the following bead if it is all material
+    (otherwise it stays: nothing precedes it, e.g. a translator's credit line).
+    Longer runs stay as they are.
     """
+
+    def prose(span: Span) -> bool:
+        i0, i1, j0, j1 = span
+        return not all(x.material or x.junk for x in (*src[i0:i1], *tgt[j0:j1]))
+
+    def junk(span: Span) -> bool:
+        i0, i1, j0, j1 = span
+        return all(x.junk for x in (*src[i0:i1], *tgt[j0:j1]))
+
     out: list[Span] = []
     pending: tuple[int, int] | None = None
     k = 0
@@ -674,14 +877,45 @@ def _attach_short_gaps(path: list[Span]) -> list[Span]:
         end = k
         while end < len(path) and _is_gap(path[end]):
             end += 1
-        if end - k > _MAX_GAP or not (out or end < len(path)):
-            out.extend(path[k:end])
+        run = path[k:end]
+        n_prose = sum(map(prose, run))
+        if (
+            all(map(junk, run))
+            or n_prose > _MAX_GAP
+            or not (out or (end < len(path) and not n_prose))
+        ):
+            out.extend(run)
         elif out:
             i0, _, j0, _ = out.pop()
-            out.append((i0, path[end - 1][1], j0, path[end - 1][3]))
+            out.append((i0, run[-1][1], j0, run[-1][3]))
         else:
-            pending = (path[k][0], path[k][2])
+            pending = (run[0][0], run[0][2])
         k = end
+    return out
+
+
+def _merge_headings(path: list[Span], src: Sequence[_Item], tgt: Sequence[_Item]) -> list[Span]:
+    """Merge a bead of bare headings into the next bead if that one is reshaped.
+
+    Reshaped = its two sides hold different numbers of prose (non-material) items:
+    the translation re-paragraphed the text under the heading, so heading and body
+    are reported as one unit.
+    """
+
+    def reshaped(span: Span) -> bool:
+        i0, i1, j0, j1 = span
+        a = sum(not item.material for item in src[i0:i1])
+        b = sum(not item.material for item in tgt[j0:j1])
+        return a != b and a > 0 and b > 0
+
+    out: list[Span] = []
+    for span in path:
+        if out and reshaped(span):
+            i0, i1, j0, j1 = out[-1]
+            if i1 > i0 and j1 > j0 and all(x.title for x in (*src[i0:i1], *tgt[j0:j1])):
+                out[-1] = (i0, span[1], j0, span[3])
+                continue
+        out.append(span)
     return out
 
 
@@ -700,7 +934,7 @@ def align(
     n, m = len(src), len(tgt)
     if not n or not m:
         return [Bead((i,), (), 1.0) for i in range(n)] + [Bead((), (j,), 1.0) for j in range(m)]
-    src_items, tgt_items = [_analyse(t) for t in src], [_analyse(t) for t in tgt]
+    src_items, tgt_items = _items(src), _items(tgt)
     user = {
         _lookup_word(word): {_lookup_word(t) for t in translations}
         for word, translations in (lexicon or {}).items()
@@ -708,7 +942,8 @@ def align(
     s_side, t_side, weights = _features(src_items, tgt_items, user, anchors)
     scorer = _Scorer(s_side, t_side, weights, anchors)
     model = _Model(ratio=(t_side.cum[-1] or 1.0) / (s_side.cum[-1] or 1.0), var=_DEFAULT_VAR)
-    path = _search(_Search(scorer, model, _FIRST_PASS), _centre(s_side, t_side), _MIN_WIDTH)
+    centre = _centre(s_side, t_side)
+    path = _search(_Search(scorer, model, _FIRST_PASS), centre, centre, _MIN_WIDTH)
     model = _estimate(s_side, t_side, path, model)
     if anchors:
         learned = _learn_lexicon(
@@ -718,8 +953,9 @@ def align(
             learned.setdefault(word, set()).update(translations)
         s_side, t_side, weights = _features(src_items, tgt_items, learned, anchors)
         scorer = _Scorer(s_side, t_side, weights, anchors)
-    centre = _path_centre(path, n)
-    path = _attach_short_gaps(_search(_Search(scorer, model, _ALL_SHAPES), centre, _REFINE_WIDTH))
+    path = _search(_Search(scorer, model, _ALL_SHAPES), *_path_range(path, n), _REFINE_WIDTH)
+    path = _attach_short_gaps(path, src_items, tgt_items)
+    path = _merge_headings(path, src_items, tgt_items)
     return [
         Bead(
             tuple(range(i0, i1)),

@@ -18,7 +18,15 @@ from bench.goldsets import (
     score,
     synthetic_pair,
 )
-from pipeline.align import Bead, align, anchor_tokens, load_lexicon, text_length
+from pipeline.align import (
+    Bead,
+    _learn_lexicon,
+    _markup,
+    align,
+    anchor_tokens,
+    load_lexicon,
+    text_length,
+)
 
 
 def _vocabulary(letters: str, seed: int) -> list[str]:
@@ -78,7 +86,13 @@ def test_parallel_paragraphs_align_one_to_one(anchors: bool) -> None:
     src, tgt = parallel()
     beads = align(src, tgt, anchors=anchors)
     assert links(beads) == [((k,), (k,)) for k in range(len(src))]
-    assert all(b.score > (0.9 if anchors else 0.3) for b in beads)
+    assert all(b.score > 0.3 for b in beads)  # no shared token: length evidence only
+    # shared numbers and names raise the confidence (the baseline ignores them)
+    src = [f"{p} In {1900 + k} Name{k}son" for k, p in enumerate(src)]
+    tgt = [f"{p} {1900 + k} Name{k}son" for k, p in enumerate(tgt)]
+    beads = align(src, tgt, anchors=anchors)
+    assert links(beads) == [((k,), (k,)) for k in range(len(src))]
+    assert all(b.score > 0.9 for b in beads) == anchors
 
 
 def test_long_insertion_becomes_gap_beads() -> None:
@@ -113,6 +127,136 @@ def test_single_untranslated_item_joins_a_neighbouring_bead() -> None:
     holder = next(b for b in beads if 3 in b[1])
     assert holder in [((2,), (2, 3)), ((3,), (3, 4))]
     assert all(len(s) == len(t) == 1 for s, t in beads if (s, t) != holder)
+
+
+def test_code_and_shortcodes_attach_to_the_preceding_bead() -> None:
+    # lengths alone would pair the long code block with the next, longer paragraph
+    lengths = [12, 30, 20, 45, 20, 9, 38, 16, 25, 11]
+    src = [src_para(n, k) for k, n in enumerate(lengths)]
+    tgt = [tgt_para(n, 100 + k) for k, n in enumerate([*lengths[:3], 30, *lengths[4:]])]
+    code = "```yaml\n" + "\n".join(f"key{k}: value{k}" for k in range(12)) + "\n```"
+    split = ["```bash\nkubectl get pods", "# all namespaces\nkubectl get pods -A\n```"]
+    tgt = [*tgt[:3], code, *tgt[3:6], *split, "{{< note >}}", *tgt[6:]]
+    beads = links(align(src, tgt))
+    assert beads == [
+        ((0,), (0,)),
+        ((1,), (1,)),
+        ((2,), (2, 3)),
+        ((3,), (4,)),
+        ((4,), (5,)),
+        ((5,), (6, 7, 8, 9)),
+        *[((k,), (k + 4,)) for k in range(6, 10)],
+    ]
+
+
+def test_markdown_structure_of_items() -> None:
+    items = [
+        "```bash\nls",
+        "# a shell comment, not a heading\nls -l\n```",
+        "## Heading",
+        "## Heading\nwith its first paragraph",
+        "{{< note >}}",
+        "| a | b |\n|---|---|",
+        "- `AzureDiskLimits`\n- `CinderLimits`",
+        "![Kubernetes components](/images/components.svg)",
+        "Prose with `inline code` and a [link](https://k8s.io).",
+        ".:-- , .",
+        "```",  # a fence never closed is no fence
+        "# Heading after it",
+    ]
+    # (heading lines, starts with a heading, is one heading line, material)
+    assert _markup(items) == [
+        (0, False, False, True),
+        (0, False, False, True),
+        (1, True, True, False),
+        (1, True, False, False),
+        (0, False, False, True),
+        (0, False, False, True),
+        (0, False, False, True),
+        (0, False, False, True),
+        (0, False, False, False),
+        (0, False, False, False),
+        (0, False, False, True),
+        (1, True, True, False),
+    ]
+
+
+def test_untranslated_lines_in_a_cjk_document_attach_to_the_preceding_bead() -> None:
+    lengths = [12, 30, 20, 45, 20, 9, 38, 16, 25, 11]
+    en = [src_para(n, k) for k, n in enumerate(lengths)]
+    zh = ["中文" * (n * 3 // 2) for n in lengths]
+    notes = [f"* [Release v1.{k}](https://example.com/notes/{k})" for k in range(4)]
+    beads = links(align(en, zh[:6] + notes + zh[6:]))
+    assert beads[5] == ((5,), (5, 6, 7, 8, 9))
+    assert beads[:5] + beads[6:] == [((k,), (k,)) for k in range(5)] + [
+        ((k,), (k + 4,)) for k in range(6, 10)
+    ]
+
+
+def test_headings_pair_with_headings() -> None:
+    src, tgt = parallel()
+    # the source glues a heading to its paragraph, the translation does not
+    src = [*src[:3], src_para(30, 40), "## Alpha beta gamma\n" + src_para(15, 41), *src[3:]]
+    tgt = [*tgt[:3], tgt_para(15, 42), "## Delta epsilon", tgt_para(20, 43), *tgt[3:]]
+    beads = links(align(src, tgt))
+    assert beads[3:5] == [((3,), (3,)), ((4,), (4, 5))]
+    assert_valid(align(src, tgt), len(src), len(tgt))
+
+
+def test_heading_joins_a_reshaped_section_only() -> None:
+    src = [src_para(20, 1), "## Alpha beta", src_para(40, 2), src_para(30, 3), src_para(12, 4)]
+    rest = [tgt_para(30, 7), tgt_para(12, 8)]
+    # the translation splits the section's paragraph in two: heading and body are one unit
+    tgt = [tgt_para(20, 5), "## Gamma delta", tgt_para(20, 6), tgt_para(20, 9), *rest]
+    assert links(align(src, tgt)) == [
+        ((0,), (0,)),
+        ((1, 2), (1, 2, 3)),
+        ((3,), (4,)),
+        ((4,), (5,)),
+    ]
+    # a code block after the paragraph is no reshaping: the heading stays on its own
+    tgt = [tgt_para(20, 5), "## Gamma delta", tgt_para(40, 6), "```\ncode here\n```", *rest]
+    assert links(align(src, tgt)) == [
+        ((0,), (0,)),
+        ((1,), (1,)),
+        ((2,), (2, 3)),
+        ((3,), (4,)),
+        ((4,), (5,)),
+    ]
+
+
+def test_leading_unmatched_item_stays_an_omission() -> None:
+    src, tgt = parallel()
+    beads = links(align(src, [tgt_para(25, 99), *tgt]))  # e.g. a translator's credit
+    assert beads == [((), (0,))] + [((k,), (k + 1,)) for k in range(len(src))]
+
+
+def test_runs_of_ocr_debris_stay_omissions() -> None:
+    src, tgt = parallel()
+    beads = links(align(src, [*tgt[:4], "■ iv V .", "V", ".:-- , .", *tgt[4:]]))
+    assert beads == (
+        [((k,), (k,)) for k in range(4)]
+        + [((), (4,)), ((), (5,)), ((), (6,))]
+        + [((k,), (k + 3,)) for k in range(4, len(src))]
+    )
+
+
+def test_learned_lexicon_keeps_only_significant_pairs() -> None:
+    def beads(n: int) -> tuple[list[frozenset[str]], list[frozenset[str]], list]:
+        rng = random.Random(n)
+        src, tgt = [], []
+        for k in range(n):
+            s = set(rng.sample(_SRC_WORDS[:60], 12))
+            t = set(rng.sample(_TGT_WORDS[:60], 12))
+            if k % 3 == 0:
+                s.add("hund")
+                t.add("perro")
+            src.append(frozenset(s))
+            tgt.append(frozenset(t))
+        return src, tgt, [(k, k + 1, k, k + 1) for k in range(n)]
+
+    for n in (15, 30, 200):  # a short document used to learn dozens of chance pairs
+        assert _learn_lexicon(*beads(n)) == {"hund": {"perro"}}
 
 
 def test_merge_two_to_one_and_split_one_to_two() -> None:
@@ -253,19 +397,21 @@ def _f1(docs: list, limit: int | None = None) -> float:
 
 @needs_data
 def test_kubernetes_paragraph_gold() -> None:
-    assert _f1(load_kubernetes()) >= 0.85
+    assert _f1(load_kubernetes()) >= 0.94  # measured 0.947
 
 
 @needs_data
-def test_textberg_dev_gold() -> None:
-    dev = [d for d in load_textberg() if d.name == "dev"]
+def test_textberg_gold() -> None:
+    docs = load_textberg()
+    dev = [d for d in docs if d.name == "dev"]
     assert len(dev) == 1
-    assert _f1(dev) >= 0.85
+    assert _f1(dev) >= 0.86  # measured 0.871
+    assert _f1(docs) >= 0.885  # measured 0.895
 
 
 @needs_data
 def test_mac_gold_beats_gale_church() -> None:
-    assert _f1(load_mac(), limit=4) >= 0.5
+    assert _f1(load_mac()) >= 0.73  # measured 0.746; length-only baseline 0.60
 
 
 def test_two_thousand_paragraphs_are_fast_and_accurate() -> None:
