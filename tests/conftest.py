@@ -66,3 +66,14 @@ def run_cli(
         cwd=ROOT,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def data_pack() -> Path:
+    """The shared data pack; a missing one fails the test (it must not pass by skipping)."""
+    from bench.datapack import data_root
+
+    root = data_root()
+    if not (root / "extraction" / "index.json").is_file():
+        pytest.fail(f"data pack not found at {root}: set NEWSALIGN_DATA to ../shared/data")
+    return root

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.goldsets import (
-    alignment_dir,
     load_kubernetes,
     load_mac,
     load_textberg,
@@ -373,9 +372,7 @@ def test_paragraph_lists_are_covered_once_in_order(lengths: list[int], drops: li
 
 # --- gold data ---------------------------------------------------------------------
 
-needs_data = pytest.mark.skipif(
-    not alignment_dir().is_dir(), reason="gold alignment data not found (NEWSALIGN_DATA)"
-)
+needs_data = pytest.mark.usefixtures("data_pack")
 
 
 def test_score_follows_vecalign() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.discovery_eval import data_root, evaluate, load_cases, load_unmarked_pages, menu_links_on
+from bench.discovery_eval import evaluate, load_cases, load_unmarked_pages, menu_links_on
 from pipeline.discover import (
     MAX_ALTERNATES,
     EditionLink,
@@ -387,10 +387,9 @@ def test_discover_never_raises_and_returns_absolute_http_urls(
 
 # --- real pages ---------------------------------------------------------------------------------
 
-_DATA = data_root() / "editions" / "hreflang-discovery.json"
 
 
-@pytest.mark.skipif(not _DATA.exists(), reason=f"data pack not found at {_DATA}")
+@pytest.mark.usefixtures("data_pack")
 def test_real_pages_recall_and_precision() -> None:
     report = evaluate(load_cases())
     assert report.pages >= 80
@@ -401,7 +400,7 @@ def test_real_pages_recall_and_precision() -> None:
     assert report.stripped_menu_other <= 12, report.other
 
 
-@pytest.mark.skipif(not _DATA.exists(), reason=f"data pack not found at {_DATA}")
+@pytest.mark.usefixtures("data_pack")
 def test_real_pages_without_hreflang_take_few_menu_links() -> None:
     pages = load_unmarked_pages()
     links = menu_links_on(pages)

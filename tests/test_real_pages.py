@@ -6,7 +6,6 @@ import pytest
 
 from bench.datapack import (
     PageRun,
-    data_root,
     f1_by_format,
     language_misses,
     load_pages,
@@ -16,10 +15,7 @@ from bench.datapack import (
 
 MIN_LANGUAGE_ACCURACY = 0.99
 
-pytestmark = pytest.mark.skipif(
-    not (data_root() / "extraction" / "index.json").is_file(),
-    reason=f"data pack not found at {data_root()}",
-)
+pytestmark = pytest.mark.usefixtures("data_pack")
 
 
 @pytest.fixture(scope="module")
