@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -148,7 +148,7 @@ class PrivateAddressGuard:
         logger.warning("refusing %s: %s", request.url, message)
         raise IgnoreRequest(message)
 
-    async def _addresses(self, host: str, parts: object) -> list[IPAddress]:
+    async def _addresses(self, host: str, parts: SplitResult) -> list[IPAddress]:
         now = time.monotonic()
         cached = self._cache.get(host)
         if cached and cached[0] > now:
@@ -164,12 +164,12 @@ class PrivateAddressGuard:
         return await maybe_deferred_to_future(deferToThread(resolve, host, port))
 
 
-def _port(parts: object) -> int:
+def _port(parts: SplitResult) -> int:
     try:
-        port = parts.port  # type: ignore[attr-defined]
-    except ValueError:
+        port = parts.port
+    except ValueError:  # out of range: the download fails on its own
         port = None
-    return port or (443 if parts.scheme == "https" else 80)  # type: ignore[attr-defined]
+    return port or (443 if parts.scheme == "https" else 80)
 
 
 class RedirectGuard:

@@ -163,7 +163,13 @@ class StoragePipeline:
         return "error"
 
     def _finish(self, session: Session) -> int:
-        aligned = align_outdated(session, articles_fetched_since(session, self.opened_at))
+        # a resumed run does not re-fetch what the interrupted run stored, and that run did not
+        # live to align it: align everything fetched since the interrupted run started
+        since = self.opened_at
+        resumed = getattr(self.crawler.spider, "resume_since", None)
+        if resumed is not None and resumed < since:
+            since = resumed
+        aligned = align_outdated(session, articles_fetched_since(session, since))
         if self.own_run and self.run_id is not None:
             store.finish_run(session, self.run_id)
         return aligned

@@ -26,6 +26,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
+    # above RedirectMiddleware (600): sees each 3xx first, and every request (redirected ones too)
+    "crawler.guard.RedirectGuard": 610,
+    "crawler.guard.PrivateAddressGuard": 620,
 }
 
 # Bounds: size (also after decompression), time, redirects.

@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations against the URL in the config, with newsalign's metadata."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, event, pool
 
 from pipeline.models import Base
 from pipeline.search import include_name
@@ -31,12 +31,25 @@ def run_migrations_online() -> None:
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
+    if connectable.dialect.name == "sqlite":
+        # pysqlite runs DDL outside any transaction, so a crawl killed while creating the schema
+        # left a half-made one that open_database then refuses for ever. Take over BEGIN (made
+        # IMMEDIATE: the write lock is held from the start) so the migration is all or nothing.
+        @event.listens_for(connectable, "connect")
+        def _no_implicit_transactions(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(connectable, "begin")
+        def _begin_immediate(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     with connectable.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=True,
             include_name=include_name,
+            transactional_ddl=True,
         )
         with context.begin_transaction():
             context.run_migrations()

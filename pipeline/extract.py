@@ -53,6 +53,8 @@ _WHATWG_SUPERSETS = {
 }
 _BINARY_SHARE = 0.05
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\ufffe\uffff]")
+"""C0 and C1 controls, soft hyphens and noncharacters: never text (PostgreSQL refuses NUL)."""
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,12 @@ _NOTHING_TO_READ = frozenset({"empty_page", "script_only"})
 
 
 def _clean(text: str) -> str:
-    """Text as trafilatura outputs it: spaces collapsed, invisible characters dropped, NFC."""
-    return unicodedata.normalize("NFC", remove_control_characters(" ".join(text.split())))
+    """Spaces collapsed, control characters and soft hyphens dropped, NFC.
+
+    Unlike trafilatura, format characters (zero-width joiner and non-joiner, bidi marks and
+    isolates) are kept: they are part of Persian, Indic and emoji text.
+    """
+    return unicodedata.normalize("NFC", _CONTROLS.sub("", " ".join(text.split())))
 
 
 def _plain(text: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from pipeline.ingest import PageAnalysis, analyse
@@ -23,7 +25,9 @@ class AnalysisPool:
         self.executor: Executor | None = None
         if workers > 0:
             context = multiprocessing.get_context("forkserver")
-            self.executor = ProcessPoolExecutor(workers, mp_context=context)
+            self.executor = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            )
 
     def submit(self, page: FetchedPage) -> Future[PageAnalysis]:
         """A future analysis of `page`."""
@@ -40,3 +44,17 @@ class AnalysisPool:
         """Stop the workers once their work is done."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _exit_with(parent: int) -> None:
+    """Worker initializer: exit once the crawl process that started the pool is gone."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent, 0)
+            except (ProcessLookupError, PermissionError):  # gone, or the pid was reused
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-crawl", daemon=True).start()

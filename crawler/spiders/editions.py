@@ -16,6 +16,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.guard import private_literal
 from crawler.items import PageItem
 from crawler.known import KnownPages
 from crawler.scope import Scope, failure_reason, page_item
@@ -56,6 +57,8 @@ class EditionsSpider(scrapy.Spider):
         self.resume_since = datetime.fromisoformat(resume_since) if resume_since else None
         """Pages stored since this time (by an interrupted run) are not fetched again."""
         self.expanded: set[str] = set()
+        self.refused: set[str] = set()
+        """Private-address links already recorded, so each is recorded once a crawl."""
         self.linger = 0.0
         self.last_activity = time.monotonic()
         self.allowed_domains = sorted(self.scope.domains)
@@ -75,9 +78,17 @@ class EditionsSpider(scrapy.Spider):
 
     def visit(
         self, url: str, *, via: str, source: str | None = None, hreflang: str | None = None
-    ) -> Iterator[scrapy.Request]:
-        """A request for a page in scope; for a page an interrupted run stored, its links."""
+    ) -> Iterator[scrapy.Request | PageItem]:
+        """A request for a page in scope; for a page an interrupted run stored, its links.
+
+        A link to a non-public IP address nobody named is recorded (`private_address`), once.
+        """
         if not self.in_scope(url, source or "the start URLs"):
+            refusal = private_literal(url, self.scope.domains)
+            if refusal and url not in self.refused:
+                self.refused.add(url)
+                meta = {"found_via": via, "found_from": source, "hreflang": hreflang}
+                yield _failed_item(url, meta, "private_address", refusal, None)
             return
         done = (
             self.known.fetched_since(url, self.resume_since)
