@@ -29,8 +29,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.extract_eval
+	$(BIN)/python -m bench.discovery_eval
 	$(BIN)/python bench/align_eval.py
+	$(BIN)/python bench/review_actions.py
+	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/recrawl.py
+	$(BIN)/python bench/db_scale.py --editions 20000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis newsalign-demo.db*
