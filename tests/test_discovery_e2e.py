@@ -161,3 +161,21 @@ def test_discover_command_prints_the_declared_links(sample_site: str) -> None:
     langs = {link["hreflang"] for link in links}
     assert {"en", "de", "fr", "ja", "ru", "ar", "x-default"} <= langs
     assert all(link["url"].startswith("http://127.0.0.1") for link in links)
+
+
+def test_news_sitemap_articles_are_crawled_with_their_editions(
+    sample_site: str, sqlite_url: str
+) -> None:
+    result = run_cli(
+        "crawl", "--sitemap", sample_site + "/news-sitemap.xml", "--db", sqlite_url, *FAST
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    engine = create_engine(sqlite_url)
+    with Session(engine) as session:
+        listed = session.scalars(select(Edition).where(Edition.found_via == "sitemap")).all()
+        total = session.scalars(select(Edition)).all()
+    engine.dispose()
+    main = [s for s in MANIFEST["stories"] if s["kind"] == "main"]
+    live = sum(1 for s in main for e in s["editions"] if e["status"] == 200)
+    assert listed and all(e.declared_lang for e in listed)
+    assert len(total) == live  # the listed articles and every edition they declare
