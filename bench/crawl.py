@@ -59,14 +59,12 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `pipeline` im
 import psutil
 from sqlalchemy import create_engine, text
 
+from bench.scratchdb import scratch_postgres
 from bench.sitegen import LANGS, generate_site
 from pipeline.extract import decode_body
 from pipeline.sample_server import PLACEHOLDER, running
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get(
-    "NEWSALIGN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CRAWL_SETTINGS = ("AUTOTHROTTLE_ENABLED=False", "CONCURRENT_REQUESTS_PER_DOMAIN=16")
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -442,16 +440,8 @@ def scratch_database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / ('bench-' + uuid.uuid4().hex[:8] + '.db')}"
         return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"newsalign_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("newsalign_bench") as url:
+        yield url
 
 
 def count_rows(db_url: str, table: str) -> int:
