@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.db import make_engine
 from pipeline.discover import UrlPattern, apply_url_pattern, canonicalize_url
-from pipeline.queries import site_languages, stored_page
+from pipeline.queries import not_due, site_languages, stored_page, validators_of
 
 
 class KnownPages:
@@ -30,19 +30,25 @@ class KnownPages:
 
     def validators(self, url: str) -> dict[str, str]:
         """Conditional-GET headers for `url` from its stored ETag and Last-Modified."""
-        page = self.lookup(url)
+        key = canonicalize_url(url)
+        if key is None:
+            return {}
+        with Session(self.engine) as session:
+            stored = validators_of(session, key)
+        etag, last_modified = stored or (None, None)
         headers = {}
-        if page and page["etag"]:
-            headers["If-None-Match"] = page["etag"]
-        if page and page["last_modified"]:
-            headers["If-Modified-Since"] = page["last_modified"]
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
         return headers
 
-    def is_fresh(self, url: str) -> bool:
-        """True when the stored edition is not yet due for a re-fetch."""
-        page = self.lookup(url)
-        due = page["next_fetch_at"] if page else None
-        return due is not None and due > datetime.now(UTC)
+    def fresh_among(self, urls: list[str]) -> set[str]:
+        """Those of `urls` (as given) whose stored edition is not yet due for a re-fetch."""
+        keys = {key: url for url in urls if (key := canonicalize_url(url))}
+        with Session(self.engine) as session:
+            fresh = not_due(session, list(keys), datetime.now(UTC))
+        return {keys[key] for key in fresh}
 
     def fetched_since(self, url: str, since: datetime) -> list[tuple[str, str, str]] | None:
         """The stored links of `url` if it was fetched at or after `since`, else None."""

@@ -271,3 +271,25 @@ def articles_fetched_since(session: Session, since: datetime) -> list[int]:
     return list(
         session.scalars(select(Edition.article_id).where(Edition.last_fetched >= since).distinct())
     )
+
+
+def not_due(session: Session, urls: list[str], now: datetime, chunk: int = 500) -> set[str]:
+    """Those of `urls` whose edition is stored and not yet due for a re-fetch (a query a chunk)."""
+    fresh: set[str] = set()
+    for start in range(0, len(urls), chunk):
+        fresh.update(
+            session.scalars(
+                select(Edition.url).where(
+                    Edition.url.in_(urls[start : start + chunk]), Edition.next_fetch_at > now
+                )
+            )
+        )
+    return fresh
+
+
+def validators_of(session: Session, url: str) -> tuple[str | None, str | None] | None:
+    """The stored ETag and Last-Modified of the edition at `url`, or None if not stored."""
+    row = session.execute(
+        select(Edition.etag, Edition.last_modified).where(Edition.url == url)
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -197,17 +197,27 @@ class EditionsSpider(scrapy.Spider):
         for child in sitemap.sitemaps:
             if self.in_scope(child, response.url):
                 yield self.listing_request(child, self.parse_sitemap, response.url)
+        listed = [u for e in sitemap.entries for u in (e.loc, *(a.url for a in e.alternates))]
+        fresh = self.fresh_among(listed)
         for entry in sitemap.entries:
-            yield from self.entry_requests(entry, response.url)
+            yield from self.entry_requests(entry, response.url, fresh)
 
-    def entry_requests(self, entry: SitemapEntry, sitemap_url: str) -> Iterator[scrapy.Request]:
+    def fresh_among(self, urls: list[str]) -> set[str]:
+        """The URLs stored and not yet due for a re-fetch (none when skipping is off)."""
+        if not (self.skip_fresh and self.known):
+            return set()
+        return self.known.fresh_among(urls)
+
+    def entry_requests(
+        self, entry: SitemapEntry, sitemap_url: str, fresh: set[str]
+    ) -> Iterator[scrapy.Request]:
         """Requests for the listed page and its alternates; remembers the alternates."""
         group = tuple((link.url, link.hreflang) for link in entry.alternates)
         langs = {link.url: link.hreflang for link in entry.alternates}
         for url in dict.fromkeys([entry.loc, *langs]):
             if group:
                 self.sitemap_groups[url] = group
-            if self.skip_fresh and self.known and self.known.is_fresh(url):
+            if url in fresh:
                 logger.debug("skipping %r: stored and not yet due", url)
                 continue
             yield from self.visit(
@@ -228,8 +238,9 @@ class EditionsSpider(scrapy.Spider):
         except FeedError as exc:
             yield _failed_item(response.url, response.meta, "bad_feed", str(exc), response.status)
             return
+        fresh = self.fresh_among([entry.url for entry in entries])
         for entry in entries:
-            if self.skip_fresh and self.known and self.known.is_fresh(entry.url):
+            if entry.url in fresh:
                 continue
             yield from self.visit(entry.url, via="feed", source=response.url, hreflang=entry.lang)
 
