@@ -146,7 +146,7 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     if analysis.not_modified:
         return _not_modified(session, analysis, run_id)
     assert analysis.signals and analysis.extraction and analysis.tags
-    _serialize_site(session, analysis.url)
+    _lock_cluster(session, analysis)
     refusal = _not_an_edition(session, analysis)
     if refusal:
         record_error(
@@ -171,20 +171,28 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
     return outcome
 
 
-def _serialize_site(session: Session, url: str) -> None:
-    """On PostgreSQL, one writer per site at a time, so concurrent crawlers cluster consistently.
+def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
+    """On PostgreSQL, lock the page's URL and every URL it links to (or was guessed from).
 
-    (Two processes storing two editions of one story at once would otherwise each miss the
-    other's uncommitted edition and leave the story split in two articles. SQLite has one
-    writer anyway.)
+    Two processes storing two linked editions at once would otherwise each miss the other's
+    uncommitted edition and leave the story split in two articles; any two linked pages share
+    a locked URL, so they are stored one after the other, while unrelated stories go on in
+    parallel. SQLite has one writer anyway.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    host = urlsplit(url).hostname or ""
-    key = int.from_bytes(
-        hashlib.sha256(f"newsalign-site:{host}".encode()).digest()[:8], "big", signed=True
+    assert analysis.signals is not None
+    urls = {analysis.url, *(link.url for link in analysis.signals.links)}
+    if analysis.page.found_from:
+        urls.add(canonicalize_url(analysis.page.found_from) or analysis.page.found_from)
+    for key in sorted(_lock_key(url) for url in urls):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _lock_key(url: str) -> int:
+    return int.from_bytes(
+        hashlib.sha256(f"newsalign:{url}".encode()).digest()[:8], "big", signed=True
     )
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _not_an_edition(session: Session, analysis: PageAnalysis) -> str | None:
