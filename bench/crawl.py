@@ -716,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare_fetch_worker(args.bare_fetch_worker)
         return 0
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)  # "discarding data" on real pages
     if args.quick:
         args.pages = args.pages or [100]
         args.db = ["sqlite"] if args.db == ["sqlite", "postgresql"] else args.db
