@@ -42,7 +42,10 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # No server-side prepared statements: plans made while the tables were nearly empty
+        # were kept for the life of a crawl's connections and slowed storing as tables grew.
+        driver_args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=driver_args)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

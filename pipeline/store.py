@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
@@ -349,10 +349,12 @@ def _set_text(
     )
     session.add(revision)
     session.flush()
-    session.add_all(
-        Paragraph(revision_id=revision.id, position=i, text=p, lang=lang)
+    rows = [
+        {"revision_id": revision.id, "position": i, "text": p, "lang": lang}
         for i, (p, lang) in enumerate(zip(extraction.paragraphs, tags.paragraph_langs, strict=True))
-    )
+    ]
+    if rows:  # one executemany instead of an ORM object per paragraph
+        session.execute(insert(Paragraph), rows)
     edition.text, edition.text_sha256, edition.word_count = text, digest, words
     edition.last_changed = analysis.page.fetched_at
     edition.flags = [f for f in edition.flags or [] if f != "stale_translation"]
