@@ -38,8 +38,10 @@ def job_lock(db_url: str, key: str) -> Iterator[None]:
             yield
 
 
-def _lock_number(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+def advisory_key(name: str) -> int:
+    """The 64-bit PostgreSQL advisory-lock number of a newsalign lock name."""
+    digest = hashlib.sha256(f"newsalign:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextmanager
@@ -47,7 +49,7 @@ def _advisory_lock(db_url: str, key: str) -> Iterator[None]:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            number = _lock_number(f"newsalign:{key}")
+            number = advisory_key(key)
             got = conn.execute(text("SELECT pg_try_advisory_lock(:n)"), {"n": number}).scalar()
             conn.commit()
             if not got:

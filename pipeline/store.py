@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
 from pipeline.discover import canonicalize_url, learn_url_pattern
 from pipeline.langtags import primary_subtag
+from pipeline.locks import advisory_key
 from pipeline.models import (
     Alignment,
     Article,
@@ -185,14 +186,8 @@ def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
     urls = {analysis.url, *(link.url for link in analysis.signals.links)}
     if analysis.page.found_from:
         urls.add(canonicalize_url(analysis.page.found_from) or analysis.page.found_from)
-    for key in sorted(_lock_key(url) for url in urls):
+    for key in sorted(advisory_key(url) for url in urls):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
-def _lock_key(url: str) -> int:
-    return int.from_bytes(
-        hashlib.sha256(f"newsalign:{url}".encode()).digest()[:8], "big", signed=True
-    )
 
 
 def _not_an_edition(session: Session, analysis: PageAnalysis) -> str | None:
