@@ -5,12 +5,14 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote, unquote, unquote_plus, urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
+from lxml.html import HtmlElement
 
+from pipeline.htmltree import parse_html
 from pipeline.langtags import (
     LANGUAGE_CODES,
     language_from_name,
@@ -32,6 +34,7 @@ _TRACKING_PARAMS = frozenset(
     | {"wt_mc", "wt_zmc"}
 )
 _TAB_NEWLINE_RE = re.compile(r"[\t\n\r]")
+_ABSOLUTE_HTTP_RE = re.compile(r"https?://[^/?#\\]", re.IGNORECASE)
 _HOST_RE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -85,7 +88,7 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     """Absolute, normalised http(s) URL, or None when `url` cannot be one."""
     text = _TAB_NEWLINE_RE.sub("", url).strip()
     try:
-        parts = urlsplit(urljoin(base, text) if base else text)
+        parts = urlsplit(_join(base, text) if base else text)
         port = parts.port
         host = _canonical_host(parts.hostname or "")
     except (ValueError, UnicodeError):
@@ -100,6 +103,25 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
 
 
+def _join(base: str, url: str) -> str:
+    """`urljoin(base, url)`, without re-parsing the base for absolute and root-relative URLs."""
+    if _ABSOLUTE_HTTP_RE.match(url):
+        return url
+    if url.startswith("/") and not url.startswith("//"):
+        origin = _origin(base)
+        if origin:
+            return origin + url
+    return urljoin(base, url)
+
+
+@lru_cache(maxsize=256)
+def _origin(base: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) base URL, else None."""
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme.lower() in _DEFAULT_PORTS else None
+
+
+@lru_cache(maxsize=4096)
 def _canonical_host(host: str) -> str | None:
     """Lowercase IDNA host name (or bracketed IPv6 address); None when invalid."""
     if ":" in host:
@@ -206,22 +228,12 @@ class _Elements:
     base: str | None = None
 
 
-def _parse(html: str) -> _Elements:
-    """Parse once with lxml and pick out link/meta/a/base elements."""
-    found = _Elements()
-    if not html.strip():
+def _elements(root: HtmlElement | None) -> _Elements:
+    """The link/meta/a/base elements of a parsed page."""
+    found = _Elements(root)
+    if root is None:
         return found
-    # huge_tree lifts libxml2's depth limit of 256, past which sloppy pages (unclosed <div>s) lose
-    # every later element; HTML parsing expands no entities, so this adds no XML-bomb risk.
-    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
-    # bytes, not str: lxml refuses str input that carries an XML encoding declaration
-    data = html.encode("utf-8", "surrogatepass")
-    try:
-        found.root = lxml.html.document_fromstring(data, parser=parser)
-    except (etree.LxmlError, ValueError) as error:
-        logger.debug("unparsable HTML: %s", error)
-        return found
-    for element in found.root.iter("link", "meta", "a", "base"):
+    for element in root.iter("link", "meta", "a", "base"):
         if element.tag == "link":
             found.links.append(element)
         elif element.tag == "meta":
@@ -276,13 +288,21 @@ def _first_tag(value: str | None) -> str | None:
     return normalize_tag(value.split(",")[0]) if value else None
 
 
-def discover(html: str, url: str, headers: Mapping[str, str] | None = None) -> PageSignals:
-    """Read a page's language declarations and the editions it links to. Never raises."""
+def discover(
+    html: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    tree: HtmlElement | None = None,
+) -> PageSignals:
+    """Read a page's language declarations and the editions it links to. Never raises.
+
+    `tree` is `parse_html(html)` when the caller has already parsed the page.
+    """
     collector = _Collector()
     page_url = canonicalize_url(url)
     if page_url is None:
         collector.reject(f"page: bad URL {_short(url)}")
-    elements = _parse(html)
+    elements = _elements(tree if tree is not None else parse_html(html))
     base = _document_base(elements.base, page_url, collector)
     for link in elements.links:
         if "alternate" in _rel_tokens(link) and link.get("hreflang") is not None:
@@ -398,9 +418,8 @@ def _menu_links(
         if target is None:
             continue
         parts = _split(target)
-        front = page.depth > 0 and _is_front(parts, page.depth)
-        tag = None if front else _menu_tag(anchor, parts, page)
-        if tag:
+        tag = _menu_tag(anchor, parts, page)
+        if tag and not (page.depth > 0 and _is_front(parts, page.depth)):
             yield target, tag
 
 

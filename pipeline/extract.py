@@ -17,12 +17,12 @@ import trafilatura
 from charset_normalizer import from_bytes  # a dependency of trafilatura
 from htmldate import find_date
 from lxml import etree
-from lxml import html as lxml_html
 from lxml.html import HtmlElement
 from trafilatura.metadata import examine_meta, extract_meta_json, extract_sitename, extract_title
 from trafilatura.settings import Document
 from trafilatura.settings import Extractor as TrafilaturaOptions
-from trafilatura.utils import load_html, remove_control_characters
+
+from pipeline.htmltree import parse_html
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ _WHATWG_SUPERSETS = {
     "big5": "big5hkscs",
 }
 _BINARY_SHARE = 0.05
+_BINARY_SAMPLE = 65_536
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\ufffe\uffff]")
 """C0 and C1 controls, soft hyphens and noncharacters: never text (PostgreSQL refuses NUL)."""
@@ -137,7 +138,9 @@ def _detect(body: bytes) -> DecodedPage | None:
 
 
 def _looks_binary(text: str) -> bool:
-    return len(_CONTROL_CHARS.findall(text)) > _BINARY_SHARE * max(len(text), 1)
+    """Control characters in more than 5% of the text's first 64K characters (as git, `file`)."""
+    sample = text[:_BINARY_SAMPLE]
+    return len(_CONTROL_CHARS.findall(sample)) > _BINARY_SHARE * max(len(sample), 1)
 
 
 def decode_body(body: bytes, content_type: str | None = None) -> DecodedPage:
@@ -184,6 +187,8 @@ TRAFILATURA_SETTINGS: dict[str, Any] = {
     # categories, tags, licences and bylines in the page body, which costs as much again
     "with_metadata": False,
 }
+# a fast-mode result with fewer paragraphs than this is redone with trafilatura's fallbacks
+FULL_EXTRACTION_BELOW = 4
 DATE_SETTINGS: dict[str, Any] = {"original_date": True, "extensive_search": False}
 # trafilatura's output tree: elements that start a paragraph of their own
 _BLOCK_TAGS = frozenset({"body", "div", "head", "item", "list", "p", "quote", "row", "table"})
@@ -312,16 +317,10 @@ def _empty_reason(tree: HtmlElement) -> str:
     return "too_short" if len(text) < _MIN_PAGE_TEXT else "no_main_text"
 
 
-def _parse(html: str) -> HtmlElement | None:
-    """trafilatura's parser; bare fragments it rejects are parsed as they are."""
-    tree = load_html(html)
-    if tree is not None:
-        return tree
-    try:
-        return lxml_html.document_fromstring(remove_control_characters(html))
-    except (etree.ParserError, ValueError):
-        logger.debug("unparsable page")
-        return None
+def _trafilatura_paragraphs(tree: HtmlElement, url: str | None, fast: bool) -> tuple[str, ...]:
+    options = TrafilaturaOptions(url=url, fast=fast, **TRAFILATURA_SETTINGS)
+    document = trafilatura.bare_extraction(tree, options=options)  # works on a copy
+    return _paragraphs(document.body) if document is not None else ()
 
 
 def _prefer_json_ld(paragraphs: tuple[str, ...], from_json_ld: tuple[str, ...]) -> bool:
@@ -332,15 +331,21 @@ def _prefer_json_ld(paragraphs: tuple[str, ...], from_json_ld: tuple[str, ...]) 
     return len(paragraphs) < len(from_json_ld) and " ".join(paragraphs) == " ".join(from_json_ld)
 
 
-def extract(html: str, url: str | None = None) -> Extraction:
-    """Main text paragraphs and metadata of a page, with one trafilatura extraction."""
-    tree = _parse(html) if html.strip() else None
+def extract(html: str, url: str | None = None, tree: HtmlElement | None = None) -> Extraction:
+    """Main text paragraphs and metadata of a page (`tree`: `parse_html(html)`, if already made).
+
+    trafilatura runs first in its fast mode (its own extractor alone); only when that finds fewer
+    than `FULL_EXTRACTION_BELOW` paragraphs does it run again with its fallbacks (readability and
+    jusText compared with its own result), which cost a third more but rescue pages whose markup
+    its extractor misreads. The tree may be modified.
+    """
+    tree = tree if tree is not None else parse_html(html)
     if tree is None:
         logger.info("no main text (empty_page): %s", url)
         return Extraction(None, None, None, None, None, None, (), "empty_page", EXTRACTOR_VERSION)
-    options = TrafilaturaOptions(url=url, **TRAFILATURA_SETTINGS)
-    document = trafilatura.bare_extraction(tree, options=options)  # works on a copy
-    paragraphs = _paragraphs(document.body) if document is not None else ()
+    paragraphs = _trafilatura_paragraphs(tree, url, fast=True)
+    if len(paragraphs) < FULL_EXTRACTION_BELOW:
+        paragraphs = _trafilatura_paragraphs(tree, url, fast=False)
     if "articleBody" in html:
         from_json_ld = _article_body(tree)
         if _prefer_json_ld(paragraphs, from_json_ld):

@@ -20,6 +20,7 @@ from pipeline.discover import (
     discover,
 )
 from pipeline.extract import Extraction, UndecodableError, decode_body, extract
+from pipeline.htmltree import parse_html
 from pipeline.langtags import normalize_tag
 from pipeline.language import LanguageTags, tag_edition
 from pipeline.page import FetchedPage
@@ -70,8 +71,9 @@ def analyse(page: FetchedPage) -> PageAnalysis:
         decoded = decode_body(page.body, page.header("content-type"))
     except UndecodableError as exc:
         return PageAnalysis(slim, Failure("undecodable", str(exc)))
-    signals = with_sitemap_links(discover(decoded.text, page.url, page.headers), page)
-    extraction = extract(decoded.text, page.url)
+    tree = parse_html(decoded.text)
+    signals = with_sitemap_links(discover(decoded.text, page.url, page.headers, tree), page)
+    extraction = extract(decoded.text, page.url, tree)  # last: it may modify the tree
     if not extraction.paragraphs:
         reason = extraction.reason or "no_main_text"
         detail = "no article text (the page may need a browser)" if reason == "script_only" else ""

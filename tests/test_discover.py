@@ -1,6 +1,7 @@
 """Edition discovery in one page: hreflang links, Link headers, og tags, menus, URL patterns."""
 
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from pipeline.discover import (
     discover,
     learn_url_pattern,
 )
+from pipeline.htmltree import parse_html
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 
@@ -408,3 +410,29 @@ def test_real_pages_without_hreflang_take_few_menu_links() -> None:
     # reviewed by hand: 19 real editions on one site (ThePortugalNews) and one self-link
     assert len({line.split(": ", 1)[0] for line in links}) <= 3, links
     assert len(links) <= 25, links
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("article_hreflang.html", "https://www.example.com/news/artikel-1"),
+        ("menu_endonym.html", "https://example.org/en/2024/05/a-story"),
+    ],
+)
+def test_a_parsed_tree_gives_the_same_signals_as_the_html(name: str, url: str) -> None:
+    html = fixture(name)
+    signals = discover(html, url, tree=parse_html(html))
+    assert signals == discover(html, url)
+    assert signals.links
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["https://e.com/a/b/c?q=1", "http://E.com:8080/x/", "https://e.com"]),
+    st.one_of(
+        st.sampled_from(["/de/", "//cdn.e.com/x", "/../a", "/a?b#c", "HTTPS://o.org/y", "http://"]),
+        st.text(alphabet="/.?#:abHTPS%", max_size=12),
+    ),
+)
+def test_shortcut_join_matches_urljoin(base: str, href: str) -> None:
+    assert canonicalize_url(href, base) == canonicalize_url(urljoin(base, href))

@@ -196,3 +196,22 @@ def test_soft_hyphens_dropped_and_nfc() -> None:
 
 def test_extractor_version() -> None:
     assert re.fullmatch(r"trafilatura \d+\.\d+\.\d+", extract("").extractor_version)
+
+
+def test_fast_pass_only_when_it_finds_enough_paragraphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    modes: list[bool] = []
+    real = trafilatura.bare_extraction
+
+    def spy(tree, options):  # type: ignore[no-untyped-def]
+        modes.append(options.fast)
+        return real(tree, options=options)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    long_page = extract(fixture("article.html"), "https://news.example.org/bridge")
+    assert len(long_page.paragraphs) >= 4
+    assert modes == [True]
+    modes.clear()
+    extract(page(RUSSIAN), "https://news.example.org/ru")
+    assert modes == [True, False]  # one paragraph: trafilatura's fallbacks get their turn
