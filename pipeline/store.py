@@ -161,9 +161,8 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
         )
         return "error"
     edition, outcome = _upsert_edition(session, analysis)
-    _store_links(session, edition, analysis.signals.links)
+    _store_links(session, edition, analysis.signals.links, new=outcome == "new")
     _cluster(session, edition, _pattern_origin(session, edition, page))
-    _schedule(edition, changed=outcome != "unchanged")
     if outcome == "changed":
         _flag_stale_translations(session, edition)
     count(session, run_id, outcome)
@@ -301,12 +300,14 @@ def _upsert_edition(session: Session, analysis: PageAnalysis) -> tuple[Edition, 
         )
         session.add(edition)
         outcome = "new"
+    _set_facts(edition, analysis)
     text = extraction.text
     digest = sha256(text)
     if outcome == "new" or digest != edition.text_sha256:
         outcome = outcome if outcome == "new" else "changed"
-        _set_text(session, edition, analysis, text, digest)
-    _set_facts(edition, analysis)
+    _schedule(edition, changed=outcome != "unchanged")
+    if outcome != "unchanged":
+        _set_text(session, edition, analysis, text, digest, first=outcome == "new")
     session.flush()
     return edition, outcome
 
@@ -322,17 +323,25 @@ def _site(session: Session, url: str) -> Site:
 
 
 def _set_text(
-    session: Session, edition: Edition, analysis: PageAnalysis, text: str, digest: str
+    session: Session,
+    edition: Edition,
+    analysis: PageAnalysis,
+    text: str,
+    digest: str,
+    first: bool,
 ) -> None:
     """Give the edition a new current text and keep it as a revision with its paragraphs."""
     extraction, tags = analysis.extraction, analysis.tags
     assert extraction and tags
-    session.flush()
-    number = 1 + (
-        session.scalar(select(func.max(Revision.number)).where(Revision.edition_id == edition.id))
-        or 0
-    )
     words = word_count(text)
+    edition.text, edition.text_sha256, edition.word_count = text, digest, words
+    edition.last_changed = analysis.page.fetched_at
+    edition.flags = [f for f in edition.flags or [] if f != "stale_translation"]
+    session.flush()  # the edition's row (and id) with its new text
+    number = 1
+    if not first:
+        latest = select(func.max(Revision.number)).where(Revision.edition_id == edition.id)
+        number += session.scalar(latest) or 0
     revision = Revision(
         edition_id=edition.id,
         number=number,
@@ -348,11 +357,8 @@ def _set_text(
         {"revision_id": revision.id, "position": i, "text": p, "lang": lang}
         for i, (p, lang) in enumerate(zip(extraction.paragraphs, tags.paragraph_langs, strict=True))
     ]
-    if rows:  # one executemany instead of an ORM object per paragraph
-        session.execute(insert(Paragraph), rows)
-    edition.text, edition.text_sha256, edition.word_count = text, digest, words
-    edition.last_changed = analysis.page.fetched_at
-    edition.flags = [f for f in edition.flags or [] if f != "stale_translation"]
+    if rows:  # one executemany, NULL languages included, instead of an ORM object per row
+        session.execute(insert(Paragraph).execution_options(render_nulls=True), rows)
 
 
 def _set_facts(edition: Edition, analysis: PageAnalysis) -> None:
@@ -402,11 +408,14 @@ def _edition_flags(edition: Edition, links: Iterable[DeclaredLink]) -> list[str]
 # --- links and clusters ---------------------------------------------------------------------
 
 
-def _store_links(session: Session, edition: Edition, links: Iterable[DeclaredLink]) -> None:
+def _store_links(
+    session: Session, edition: Edition, links: Iterable[DeclaredLink], new: bool
+) -> None:
     """Upsert the alternates the page declares and settle reciprocity both ways."""
+    stored = select(EditionLink).where(EditionLink.edition_id == edition.id)
     existing = {
         (link.target_url, link.hreflang, link.source): link
-        for link in session.scalars(select(EditionLink).where(EditionLink.edition_id == edition.id))
+        for link in ([] if new else session.scalars(stored))
     }
     for link in links:
         key = (link.url, link.hreflang, link.source)
