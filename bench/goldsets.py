@@ -18,6 +18,7 @@ from pathlib import Path
 Link = tuple[tuple[int, ...], tuple[int, ...]]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+_MARKDOWN_HEADING = re.compile(r"#{2,6} \S")
 _LINK_RE = re.compile(r"^\s*\[([\d,\s]*)\]\s*:\s*\[([\d,\s]*)\]\s*$")
 
 
@@ -101,14 +102,31 @@ def load_mac() -> list[GoldDoc]:
     return docs
 
 
+def rendered_paragraphs(paragraphs: Iterable[str]) -> list[str]:
+    """Gold paragraphs as the rendered page shows them: a Markdown heading (``##`` to
+    ``######``) is a block of its own even when text follows on the next line (CommonMark
+    4.2), so it becomes its own paragraph, as `pipeline.extract` makes it from HTML. A single
+    ``#`` line is left alone: the posts keep their title in the front matter, and their
+    ``# ...`` lines are shell comments inside code blocks.
+    """
+    out: list[str] = []
+    for paragraph in paragraphs:
+        head, newline, rest = paragraph.partition("\n")
+        if newline and _MARKDOWN_HEADING.match(head) and rest.strip():
+            out.extend([head, rest])
+        else:
+            out.append(paragraph)
+    return out
+
+
 def kubernetes_doc(name: str, blocks: Iterable[dict]) -> GoldDoc:
     """Flatten gold blocks: same-size aligned blocks become 1-1 links, others one n-m link."""
     src: list[str] = []
     tgt: list[str] = []
     gold: list[Link] = []
     for block in blocks:
-        en = list(block.get("en", [])) if block.get("type") == "aligned" else []
-        zh = list(block.get("zh", []))
+        en = rendered_paragraphs(block.get("en", [])) if block.get("type") == "aligned" else []
+        zh = rendered_paragraphs(block.get("zh", []))
         s0, t0 = len(src), len(tgt)
         src.extend(en)
         tgt.extend(zh)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.goldsets import (
+    kubernetes_doc,
     load_kubernetes,
     load_mac,
     load_textberg,
@@ -418,3 +419,21 @@ def test_two_thousand_paragraphs_are_fast_and_accurate() -> None:
     elapsed = time.process_time() - start
     assert score([doc.gold], [result])["f1_strict"] >= 0.9
     assert elapsed < 3.0  # about 1 s on one idle core
+
+
+def test_gold_headings_are_paragraphs_of_their_own_as_on_the_rendered_page() -> None:
+    blocks = [
+        {
+            "type": "aligned",
+            "en": ["## Looking ahead\nThe list is out."],
+            "zh": ["## 展望", "列表已发布。"],
+        },
+        {
+            "type": "aligned",
+            "en": ["# a shell comment\nkubectl apply"],
+            "zh": ["# 注释\nkubectl apply"],
+        },
+    ]
+    doc = kubernetes_doc("t", blocks)
+    assert doc.src == ["## Looking ahead", "The list is out.", "# a shell comment\nkubectl apply"]
+    assert doc.gold == [((0,), (0,)), ((1,), (1,)), ((2,), (2,))]
