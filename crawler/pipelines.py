@@ -139,15 +139,16 @@ class StoragePipeline:
         self._progress()
 
     def close_spider(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-        if self.engine is None:
-            return
-        self._drain()
-        self.flush()
-        aligned = transaction(self.engine, self._finish)
-        logger.info("aligned %d edition pairs", aligned)
-        self.engine.dispose()
+        try:
+            if self.engine is not None:
+                self._drain()
+                self.flush()
+                aligned = transaction(self.engine, self._finish)
+                logger.info("aligned %d edition pairs", aligned)
+                self.engine.dispose()
+        finally:
+            if self.pool is not None:
+                self.pool.close()
 
     def _record_failure(self, session: Session, item: PageItem, reason: str, detail: str) -> str:
         """A fetch_errors row for a page that could not be analysed or stored."""
@@ -169,7 +170,9 @@ class StoragePipeline:
         resumed = getattr(self.crawler.spider, "resume_since", None)
         if resumed is not None and resumed < since:
             since = resumed
-        aligned = align_outdated(session, articles_fetched_since(session, since))
+        assert self.pool is not None
+        touched = articles_fetched_since(session, since)
+        aligned = align_outdated(session, touched, self.pool.align_many)
         if self.own_run and self.run_id is not None:
             store.finish_run(session, self.run_id)
         return aligned

@@ -8,7 +8,8 @@ the new pair with the same paragraph texts; a decision whose paragraphs changed 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -63,61 +64,102 @@ def pivot(session: Session, editions: Sequence[Edition]) -> Edition:
     return max(editions, key=lambda e: (e.word_count, -e.id))
 
 
-def align_article(session: Session, article: Article, *, force: bool = False) -> int:
+Aligner = Callable[[Sequence[tuple[list[str], list[str]]]], Iterable[list[Bead]]]
+"""Aligns many (source paragraphs, target paragraphs) pairs: here, or in worker processes."""
+ARTICLES_PER_ROUND = 50
+"""Articles planned, aligned and written together, so memory stays bounded on `--all`."""
+
+
+@dataclass(frozen=True)
+class PairWork:
+    """One edition pair whose alignment is missing or out of date."""
+
+    article: Article
+    src: Revision
+    tgt: Revision
+    src_paragraphs: list[str]
+    tgt_paragraphs: list[str]
+
+
+def align_here(pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
+    """The default `Aligner`: align each pair in this process."""
+    return [align(src, tgt) for src, tgt in pairs]
+
+
+def align_article(
+    session: Session, article: Article, *, force: bool = False, aligner: Aligner = align_here
+) -> int:
     """(Re)align an article's editions with its pivot; returns how many alignments were written."""
+    return _align_work(session, outdated_pairs(session, article, force), aligner)
+
+
+def align_outdated(
+    session: Session, article_ids: Iterable[int] | None = None, aligner: Aligner = align_here
+) -> int:
+    """Align every article (or those given) whose alignments are missing or out of date."""
+    query = select(Article.id).order_by(Article.id)
+    if article_ids is not None:
+        query = query.where(Article.id.in_(list(article_ids)))
+    ids = list(session.scalars(query))
+    written = 0
+    for start in range(0, len(ids), ARTICLES_PER_ROUND):
+        chunk = ids[start : start + ARTICLES_PER_ROUND]
+        articles = session.scalars(select(Article).where(Article.id.in_(chunk))).all()
+        work = [pair for article in articles for pair in outdated_pairs(session, article)]
+        written += _align_work(session, work, aligner)
+    return written
+
+
+def outdated_pairs(session: Session, article: Article, force: bool = False) -> list[PairWork]:
+    """Choose the pivot, flag suspects, and list the pairs to (re)align."""
     everyone = list(article.editions)
     if len(everyone) < 2:
-        return 0
+        return []
     hub = pivot(session, everyone)
     article.pivot_lang = hub.lang
     mark_suspects(everyone, hub, score_pairs(session, article))
     editions = [e for e in everyone if not _held_back(e)]
     revisions = current_revisions(session, [e.id for e in editions])
-    written = 0
+    if hub.id not in revisions:
+        return []
+    src = revisions[hub.id]
+    stored = {
+        a.tgt_edition_id: (a.src_revision_id, a.tgt_revision_id)
+        for a in session.scalars(select(Alignment).where(Alignment.src_edition_id == hub.id))
+    }
+    work = []
     for other in editions:
-        if other.id == hub.id or hub.id not in revisions or other.id not in revisions:
+        tgt = revisions.get(other.id)
+        if other.id == hub.id or tgt is None:
             continue
-        if _align_pair(session, article, revisions[hub.id], revisions[other.id], force):
-            written += 1
-    return written
+        if not force and stored.get(other.id) == (src.id, tgt.id):
+            continue
+        texts = [p.text for p in src.paragraphs], [p.text for p in tgt.paragraphs]
+        work.append(PairWork(article, src, tgt, *texts))
+    return work
 
 
-def align_outdated(session: Session, article_ids: Iterable[int] | None = None) -> int:
-    """Align every article (or those given) whose alignments are missing or out of date."""
-    query = select(Article)
-    if article_ids is not None:
-        query = query.where(Article.id.in_(list(article_ids)))
-    return sum(align_article(session, article) for article in session.scalars(query).all())
+def _align_work(session: Session, work: Sequence[PairWork], aligner: Aligner) -> int:
+    beads = aligner([(w.src_paragraphs, w.tgt_paragraphs) for w in work])
+    for pair, pair_beads in zip(work, beads, strict=True):
+        _write_alignment(session, pair, pair_beads)
+    return len(work)
 
 
 def _held_back(edition: Edition) -> bool:
     return any(flag in ALIGNABLE_FLAGS for flag in edition.flags or [])
 
 
-def _align_pair(
-    session: Session, article: Article, src: Revision, tgt: Revision, force: bool
-) -> bool:
+def _write_alignment(session: Session, work: PairWork, beads: Sequence[Bead]) -> None:
+    src, tgt = work.src, work.tgt
     alignment = session.scalar(
         select(Alignment).where(
             Alignment.src_edition_id == src.edition_id, Alignment.tgt_edition_id == tgt.edition_id
         )
     )
-    if (
-        alignment
-        and not force
-        and (alignment.src_revision_id, alignment.tgt_revision_id)
-        == (
-            src.id,
-            tgt.id,
-        )
-    ):
-        return False
-    src_paras = [p.text for p in src.paragraphs]
-    tgt_paras = [p.text for p in tgt.paragraphs]
-    beads = align(src_paras, tgt_paras)
     if alignment is None:
         alignment = Alignment(
-            article_id=article.id,
+            article_id=work.article.id,
             src_edition_id=src.edition_id,
             tgt_edition_id=tgt.edition_id,
             src_revision_id=src.id,
@@ -127,12 +169,11 @@ def _align_pair(
         )
         session.add(alignment)
         session.flush()
-    alignment.article_id = article.id
+    alignment.article_id = work.article.id
     alignment.src_revision_id, alignment.tgt_revision_id = src.id, tgt.id
     alignment.method = METHOD
     alignment.score = _mean_score(beads)
-    _replace_pairs(session, alignment, beads, src_paras, tgt_paras)
-    return True
+    _replace_pairs(session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs)
 
 
 def _mean_score(beads: Sequence[Bead]) -> float:

@@ -1,4 +1,5 @@
-"""Analysing pages in worker processes, so extraction runs on every core, not in Scrapy's thread."""
+"""Analysing and aligning in worker processes, so the work runs on every core, not in Scrapy's
+thread."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
+from pipeline.align import Bead, align
 from pipeline.ingest import PageAnalysis, analyse
 from pipeline.page import FetchedPage
 
@@ -18,13 +21,17 @@ def default_workers() -> int:
 
 
 class AnalysisPool:
-    """`analyse` in a pool of worker processes; with 0 workers, in the calling thread."""
+    """`analyse` and `align` in a pool of worker processes; with 0 workers, in the calling
+    thread."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.executor: Executor | None = None
         if workers > 0:
             context = multiprocessing.get_context("forkserver")
+            # workers fork from a server that has imported the analysis modules once, sharing
+            # their memory (trafilatura, lxml, language profiles) instead of each loading them
+            context.set_forkserver_preload(["pipeline.workers"])
             self.executor = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
             )
@@ -40,10 +47,20 @@ class AnalysisPool:
             future.set_exception(exc)
         return future
 
+    def align_many(self, pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
+        """Align (source, target) paragraph lists on the workers; results in order."""
+        if self.executor is None:
+            return [align(src, tgt) for src, tgt in pairs]
+        return list(self.executor.map(_align, pairs, chunksize=4))
+
     def close(self) -> None:
         """Stop the workers once their work is done."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _align(pair: tuple[list[str], list[str]]) -> list[Bead]:
+    return align(*pair)
 
 
 def _exit_with(parent: int) -> None:
