@@ -1,7 +1,7 @@
-"""The one path a fetched page takes: analyse (decode, discover, extract, tag) then store.
+"""The analysis of a fetched page: decode, discover, extract, tag.
 
-`analyse` is pure and CPU-bound, so it can run in worker processes; `ingest` stores its result in
-the caller's session.
+`analyse` is pure and CPU-bound, so it runs in worker processes; `pipeline.store.ingest` stores
+its result. This module does not import SQLAlchemy, so the workers do not load it.
 """
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy.orm import Session
-
-from pipeline import store
 from pipeline.discover import (
     EditionLink,
     PageSignals,
@@ -90,11 +87,6 @@ def analyse(page: FetchedPage) -> PageAnalysis:
         extraction=extraction,
         tags=tags,
     )
-
-
-def ingest(session: Session, page: FetchedPage, run_id: int | None) -> str:
-    """Analyse and store one page in `session`; returns the outcome counted for the run."""
-    return store.store_analysis(session, analyse(page), run_id)
 
 
 def with_sitemap_links(signals: PageSignals, page: FetchedPage) -> PageSignals:

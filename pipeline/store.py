@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
 from pipeline.discover import canonicalize_url, learn_url_pattern
+from pipeline.ingest import PageAnalysis, analyse
 from pipeline.langtags import primary_subtag
 from pipeline.locks import advisory_key
 from pipeline.models import (
@@ -34,11 +35,10 @@ from pipeline.models import (
     Site,
     utcnow,
 )
+from pipeline.page import FetchedPage
 
 if TYPE_CHECKING:
     from pipeline.discover import EditionLink as DeclaredLink
-    from pipeline.ingest import PageAnalysis
-    from pipeline.page import FetchedPage
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,11 @@ def record_error(
 
 
 # --- pages ----------------------------------------------------------------------------------
+
+
+def ingest(session: Session, page: FetchedPage, run_id: int | None) -> str:
+    """Analyse and store one page in `session`; returns the outcome counted for the run."""
+    return store_analysis(session, analyse(page), run_id)
 
 
 def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None) -> str:

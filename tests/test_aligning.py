@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.aligning import align_outdated, pivot
 from pipeline.db import open_database
-from pipeline.ingest import ingest
 from pipeline.models import Alignment, AlignmentPair, Article, Edition
+from pipeline.store import ingest
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
 

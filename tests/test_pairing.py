@@ -13,8 +13,8 @@ from pipeline.aligning import align_outdated
 from pipeline.cli import main
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
 from pipeline.db import open_database
-from pipeline.ingest import ingest
 from pipeline.models import Alignment, Edition, EditionPair
+from pipeline.store import ingest
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
 UNRELATED = [

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from pipeline import store
 from pipeline.db import open_database
-from pipeline.ingest import ingest
 from pipeline.models import (
     Article,
     CrawlRun,
@@ -20,6 +19,7 @@ from pipeline.models import (
     Paragraph,
     Revision,
 )
+from pipeline.store import ingest
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
 
