@@ -8,8 +8,10 @@ x-default, and the site has an RSS feed and a sitemap with xhtml:link alternates
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from functools import cache
 from html import escape
 from pathlib import Path
 
@@ -217,14 +219,140 @@ def page_html(story: Story, lang: str, langs: tuple[str, ...], revision: int = 0
 """
 
 
+def full_page_html(story: Story, lang: str, langs: tuple[str, ...], revision: int = 0) -> str:
+    """`page_html` inside the chrome of a real news site (about 100 KB, as the data pack's pages
+    run to 280 KB): inline CSS and scripts, JSON-LD, a mega menu, share bar, ad slots, related
+    and most-read teasers, reader comments, a cookie banner and a long footer."""
+    page = page_html(story, lang, langs, revision)
+    head_end, body_start = page.index("</head>"), page.index("<body>") + len("<body>")
+    article_end = page.index("</article>")
+    rng = random.Random(story.number)
+    nav = BOILERPLATE[lang]
+    teasers = [
+        (
+            f"/{lang}/news/story-{rng.randrange(1, 99991):05d}.html",
+            TITLES[lang].format(**{**story.facts, "n": rng.randrange(1, 99991)}),
+            SENTENCES[lang][rng.randrange(10)].format(**story.facts),
+        )
+        for _ in range(40)
+    ]
+    json_ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": TITLES[lang].format(**story.facts),
+            "inLanguage": lang,
+            "datePublished": f"2026-05-{1 + story.number % 28:02d}T08:00:00Z",
+            "author": {"@type": "Person", "name": story.facts["name"]},
+            "publisher": {"@type": "Organization", "name": "The Daily Ledger"},
+        },
+        ensure_ascii=False,
+    ).replace("</", "<\\/")
+    head = (
+        _site_chrome()["style"]
+        + f'<script type="application/ld+json">{json_ld}</script>'
+        + _site_chrome()["head_script"]
+    )
+    top = (
+        f'<div class="cookie-banner"><p>{escape(nav[6])} · {escape(nav[7])}</p>'
+        "<button>OK</button></div>"
+        + _mega_menu(lang)
+        + '<div class="ad-slot" data-slot="top"><script>window.ads.push("top")</script></div>'
+    )
+    bottom = (
+        '<div class="share"><a href="#">Facebook</a> <a href="#">X</a> <a href="#">Mail</a></div>'
+        + '<section class="related"><ul>'
+        + "".join(
+            f'<li><div class="teaser"><a href="{url}"><figure><img src="/img/{k}.jpg" alt="">'
+            f"</figure><h3>{escape(title)}</h3></a><p>{escape(text)}</p>"
+            f'<span class="meta">{escape(nav[k % 5])}</span></div></li>'
+            for k, (url, title, text) in enumerate(teasers[:24])
+        )
+        + '</ul></section><section class="comments"><ol>'
+        + "".join(
+            f'<li class="comment"><span class="user">{escape(NAMES[k % len(NAMES)])}</span>'
+            f"<p>{escape(text)}</p></li>"
+            for k, (_, _, text) in enumerate(teasers[24:32])
+        )
+        + "</ol></section>"
+    )
+    most_read = "".join(
+        f'<li><a href="{url}">{escape(title)}</a></li>' for url, title, _ in teasers[32:]
+    )
+    return (
+        page[:head_end]
+        + head
+        + page[head_end:body_start]
+        + top
+        + page[body_start:article_end]
+        + bottom
+        + page[article_end:].replace("</footer>", _footer(lang) + "</footer>")
+        .replace("</ul></aside>", most_read + "</ul></aside>")
+        .replace("</body>", _site_chrome()["tail_script"] + "</body>")
+    )
+
+
+@cache
+def _site_chrome() -> dict[str, str]:
+    """Inline CSS and scripts of the generated site, the same on every page."""
+    rng = random.Random(7)
+    rules = "".join(
+        f".c{k}{{margin:{rng.randrange(40)}px;color:#{rng.randrange(16**6):06x};"
+        f"font:{rng.randrange(10, 30)}px/1.{rng.randrange(10)} serif}}"
+        for k in range(500)
+    )
+    config = json.dumps({f"flag_{k}": rng.random() > 0.5 for k in range(400)})
+    tracker = ";".join(f"t.push({{e:'view',k:{k},v:'{rng.randrange(16**8):08x}'}})" for k in range(300))
+    return {
+        "style": f"<style>{rules}</style>",
+        "head_script": f"<script>window.config={config};window.ads=[];</script>",
+        "tail_script": f"<script>(function(t){{{tracker}}})(window.tracker=[]);</script>",
+    }
+
+
+@cache
+def _mega_menu(lang: str) -> str:
+    """A header menu of 16 sections x 12 subsections, in the page's language."""
+    nav = BOILERPLATE[lang]
+    sections = "".join(
+        f'<li><a href="/{lang}/s{k}/">{escape(nav[k % 5])} {k}</a><ul>'
+        + "".join(
+            f'<li><a href="/{lang}/s{k}/t{j}/">{escape(nav[(k + j) % 5])} {k}.{j}</a></li>'
+            for j in range(12)
+        )
+        + "</ul></li>"
+        for k in range(16)
+    )
+    return f'<nav class="mega"><ul>{sections}</ul></nav>'
+
+
+@cache
+def _footer(lang: str) -> str:
+    """Footer columns of links, in the page's language."""
+    nav = BOILERPLATE[lang]
+    return "".join(
+        f'<ul class="col">{"".join(f"<li><a href=/{lang}/p{k}-{j}>{escape(nav[j % 8])}</a></li>" for j in range(15))}</ul>'
+        for k in range(8)
+    )
+
+
 def generate_site(
-    root: Path, stories: int, langs: tuple[str, ...] = LANGS, paragraphs: int = 6, seed: int = 0
+    root: Path,
+    stories: int,
+    langs: tuple[str, ...] = LANGS,
+    paragraphs: int = 6,
+    seed: int = 0,
+    full_pages: bool = False,
 ) -> list[Story]:
-    """Write `stories` x `langs` pages, robots.txt, feed.xml and sitemap.xml under `root`."""
+    """Write `stories` x `langs` pages, robots.txt, feed.xml and sitemap.xml under `root`;
+    `full_pages` wraps each in a real site's chrome (`full_page_html`)."""
     made = [make_story(n, paragraphs, seed) for n in range(1, stories + 1)]
+    render = full_page_html if full_pages else page_html
     for story in made:
         for lang in langs:
-            write_page(root, story, lang, langs)
+            path = root / story.path(lang).lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(story, lang, langs), encoding="utf-8")
     (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
     (root / "feed.xml").write_text(_feed(made, langs[0]), encoding="utf-8")
     (root / "sitemap.xml").write_text(_sitemap(made, langs), encoding="utf-8")
