@@ -9,6 +9,7 @@ processes never both take the same request.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any, Self
 
 from scrapy import Request, Spider
@@ -50,6 +51,42 @@ class ExpiringDupeFilter(RFPDupeFilter):
         return bool(int(seen))
 
 
+class Presence:
+    """Which crawler processes on a shared frontier still have work in flight.
+
+    A Redis hash maps each busy process to when it last made progress. A process that runs out
+    of requests marks itself idle; it may close once no other process is busy, since a busy one
+    may still add requests to the frontier. An entry older than `stale_after` seconds belongs to
+    a process that died and is ignored.
+    """
+
+    def __init__(self, server: Any, key: str, stale_after: float) -> None:
+        self.server, self.key, self.stale_after = server, key, stale_after
+        self.token = uuid.uuid4().hex
+        self.noted = 0.0
+
+    def busy(self) -> None:
+        """Note progress (at most one Redis call a second)."""
+        now = time.time()
+        if now - self.noted >= 1.0:
+            self.noted = now
+            self.server.hset(self.key, self.token, now)
+            self.server.expire(self.key, int(self.stale_after) + 3600)
+
+    def idle(self) -> None:
+        """This process has nothing in flight (also when it closes)."""
+        self.noted = 0.0
+        self.server.hdel(self.key, self.token)
+
+    def others_busy(self) -> bool:
+        """Whether another live process still has work in flight."""
+        since = time.time() - self.stale_after
+        return any(
+            token.decode() != self.token and float(seen) > since
+            for token, seen in self.server.hgetall(self.key).items()
+        )
+
+
 def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
     """Scrapy settings that put the scheduler and duplicate filter of `job` on Redis."""
     return {
@@ -58,5 +95,6 @@ def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_QUEUE_KEY": f"newsalign:{job}:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"newsalign:{job}:seen",
+        "NEWSALIGN_REDIS_PRESENCE_KEY": f"newsalign:{job}:busy",
         "REDIS_URL": redis_url,
     }

@@ -80,6 +80,9 @@ class StoragePipeline:
         self.pending.append((item, future))
         with contextlib.suppress(Exception):  # handled in _drain, in order
             await asyncio.wrap_future(future)
+        active = getattr(self.crawler.spider, "active", None)
+        if active is not None:
+            active()  # still busy, for the other processes on a shared frontier
         self._drain()
         if len(self.batch) >= self.batch_size or self._due():
             self.flush()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bench.sitegen import generate_site, make_story, write_page
+from crawler.frontier import Presence
 from pipeline.locks import job_lock
 from pipeline.models import CrawlRun, Edition, Revision
 from pipeline.sample_server import SampleServer, running
@@ -298,8 +299,6 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
             "--redis",
             REDIS_URL,
             *QUICK,
-            "-s",
-            "NEWSALIGN_REDIS_LINGER=3",
         ]
         run_cli("db", "upgrade", "--db", pg_url)
         procs = [
@@ -331,3 +330,16 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
     engine.dispose()
     assert abs(fetches - 500) <= 10, fetches  # within 2%
     assert runs == 2  # both processes did part of the work
+
+
+def test_presence_tells_whether_another_process_is_busy(redis_client: redis.Redis) -> None:
+    key = f"newsalign:test-{uuid.uuid4().hex[:8]}:busy"
+    one, two = Presence(redis_client, key, 30), Presence(redis_client, key, 30)
+    assert not one.others_busy()
+    two.busy()
+    assert one.others_busy() and not two.others_busy()
+    two.idle()
+    assert not one.others_busy()
+    redis_client.hset(key, "a-dead-process", time.time() - 31)
+    assert not one.others_busy()  # silent for longer than stale_after
+    redis_client.delete(key)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -14,8 +14,10 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
+from scrapy_redis import connection as redis_connection
 from twisted.python.failure import Failure
 
+from crawler.frontier import Presence
 from crawler.guard import private_literal
 from crawler.items import PageItem
 from crawler.known import KnownPages
@@ -28,6 +30,7 @@ from pipeline.sitemaps import SitemapEntry, SitemapError, parse_sitemap
 logger = logging.getLogger(__name__)
 
 FOLLOWED_SOURCES = frozenset({"head", "header", "sitemap", "menu", "pattern"})
+IDLE_RECHECK_SECONDS = 0.5
 
 
 class EditionsSpider(scrapy.Spider):
@@ -59,8 +62,9 @@ class EditionsSpider(scrapy.Spider):
         self.expanded: set[str] = set()
         self.refused: set[str] = set()
         """Private-address links already recorded, so each is recorded once a crawl."""
-        self.linger = 0.0
-        self.last_activity = time.monotonic()
+        self.presence: Presence | None = None
+        """Set on a shared (Redis) frontier: tells the other processes this one is busy."""
+        self.closing: asyncio.Future[None] | None = None
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
         self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -135,18 +139,39 @@ class EditionsSpider(scrapy.Spider):
         spider.skip_fresh = settings.getbool("NEWSALIGN_SKIP_FRESH", True)
         crawler.signals.connect(spider.known.close, signal=signals.spider_closed)
         if "scrapy_redis" in str(settings.get("SCHEDULER")):
-            spider.linger = settings.getfloat("NEWSALIGN_REDIS_LINGER", 10.0)
+            spider.presence = Presence(
+                redis_connection.from_settings(settings),
+                settings.get("NEWSALIGN_REDIS_PRESENCE_KEY"),
+                stale_after=settings.getfloat("NEWSALIGN_REDIS_STALE", 30.0),
+            )
             crawler.signals.connect(spider.keep_alive, signal=signals.spider_idle)
+            crawler.signals.connect(spider.presence.idle, signal=signals.spider_closed)
         return spider
 
     def keep_alive(self) -> None:
-        """On a shared frontier, wait a while for other processes' requests before closing."""
-        if time.monotonic() - self.last_activity < self.linger:
-            raise DontCloseSpider("the shared frontier may still get requests")
+        """On a shared frontier, stay open while another process may still add requests."""
+        assert self.presence is not None
+        self.presence.idle()
+        if self.presence.others_busy():
+            asyncio.get_running_loop().call_later(IDLE_RECHECK_SECONDS, self._idle_again)
+            raise DontCloseSpider("another process may still add requests to the frontier")
+
+    def _idle_again(self) -> None:
+        """Check again sooner than Scrapy's 5 s heartbeat: close once no process is busy."""
+        engine = self.crawler.engine
+        if self.presence is None or engine is None or not engine.running:
+            return
+        if not engine.spider_is_idle():
+            return  # work arrived; Scrapy signals spider_idle again when it is done
+        if self.presence.others_busy():
+            asyncio.get_running_loop().call_later(IDLE_RECHECK_SECONDS, self._idle_again)
+        else:
+            self.closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
 
     def active(self) -> None:
-        """Note that the crawl made progress (for keep_alive)."""
-        self.last_activity = time.monotonic()
+        """Note that the crawl made progress (seen by the other processes of a shared frontier)."""
+        if self.presence is not None:
+            self.presence.busy()
 
     def parse(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         self.active()
