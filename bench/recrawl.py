@@ -19,11 +19,12 @@ Usage: python bench/recrawl.py [--pages 1000] [--redis-pages 500] [--db sqlite|p
 (b) A 500-page site crawled into a fresh PostgreSQL database by one process with `--redis`, and
     by two processes started together with the same `--redis` URL (shared frontier); the two
     variants alternate `--repeat` times.  Target: two processes >= 1.6x faster.  Each run has its
-    own sitemap URL (so its own Redis keys); the keys are deleted afterwards.
+    own sitemap URL (so its own Redis keys); the keys are deleted afterwards.  With `--pin` each
+    crawl process and its analysis workers run on one core of their own (`taskset -c N`; the
+    workers default to one per core the process may use): one core against two.  PostgreSQL,
+    Redis and the site's server are not pinned.
 
-All crawls use `-s AUTOTHROTTLE_ENABLED=False -s CONCURRENT_REQUESTS_PER_DOMAIN=16`; the Redis
-runs add `-s NEWSALIGN_REDIS_LINGER=5` (how long an idle process waits for the other's
-requests before closing; Scrapy checks for idleness every 5 s).
+All crawls use `-s AUTOTHROTTLE_ENABLED=False -s CONCURRENT_REQUESTS_PER_DOMAIN=16`.
 """
 
 from __future__ import annotations
@@ -161,10 +162,11 @@ def shared_frontier(args: argparse.Namespace, folder: Path) -> None:
     client = redis.Redis.from_url(args.redis)
     client.ping()
     root, paths = make_site(folder, args.redis_pages)
-    extra = ("NEWSALIGN_REDIS_LINGER=5",)
+    extra: tuple[str, ...] = ()
     print(
         f"\n(b) {len(paths)} pages into PostgreSQL with --redis {args.redis}: one process vs two,"
         f" repeat {args.repeat}"
+        + (", each process pinned to a core of its own (taskset)" if args.pin else "")
     )
     results: dict[int, list[tuple[float, float, float, int]]] = {1: [], 2: []}
     prefixes: list[str] = []
@@ -189,7 +191,11 @@ def shared_frontier(args: argparse.Namespace, folder: Path) -> None:
                             args.redis,
                         ]
                         launched = datetime.now(UTC)
-                        measured = run_many([command] * processes)
+                        commands = [
+                            ["taskset", "-c", str(core), *command] if args.pin else command
+                            for core in range(processes)
+                        ]
+                        measured = run_many(commands)
                         for one in measured:
                             _checked(one, f"{processes}-process crawl")
                         editions = count_rows(db_url, "editions")
@@ -233,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--redis", default=REDIS_URL, help="(b) Redis URL (a scratch db)")
     parser.add_argument("--workers", type=int, help="NEWSALIGN_WORKERS (default: one per core)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="(b) pin each crawl process (and its workers) to one core: one core vs two",
+    )
     parser.add_argument("--only", choices=("rerun", "redis"))
     parser.add_argument("--quick", action="store_true", help="100 pages for both (CI smoke)")
     args = parser.parse_args(argv)
