@@ -53,6 +53,7 @@ class StoragePipeline:
         self.batch: list[PageAnalysis] = []
         self.pending: deque[tuple[PageItem, Future[PageAnalysis]]] = deque()
         self.last_flush = time.monotonic()
+        self.closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -96,10 +97,24 @@ class StoragePipeline:
             error = future.exception()
             if error is None:
                 self.batch.append(future.result())
+                self._follow(future.result())
                 continue
             logger.error("could not analyse %r: %r", item.url, error)
             detail = f"{type(error).__name__}: {error}"
             self.count(self._store_failure(item, "analysis_failed", detail))
+
+    def _follow(self, analysis: PageAnalysis) -> None:
+        """Schedule the edition links of an analysed page (the spider decides which)."""
+        follow = getattr(self.crawler.spider, "follow_editions", None)
+        page, signals = analysis.page, analysis.signals
+        if follow is None or self.closing or signals is None or page.status != 200:
+            return
+        assert self.crawler.engine is not None and self.pool is not None
+        for found in follow(page, signals.links):
+            if isinstance(found, PageItem):  # a refused link, recorded as a failed page
+                self.pending.append((found, self.pool.submit(found)))
+            else:
+                self.crawler.engine.crawl(found)
 
     def flush(self) -> None:
         """Store the pending analyses in one transaction (one per page if that fails)."""
@@ -142,6 +157,7 @@ class StoragePipeline:
         self._progress()
 
     def close_spider(self) -> None:
+        self.closing = True
         try:
             if self.engine is not None:
                 self._drain()

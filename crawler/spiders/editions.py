@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Self
@@ -13,7 +13,7 @@ import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from scrapy_redis import connection as redis_connection
 from twisted.python.failure import Failure
 
@@ -23,8 +23,9 @@ from crawler.items import PageItem
 from crawler.known import KnownPages
 from crawler.scope import Scope, failure_reason, page_item
 from pipeline.db import default_url
-from pipeline.discover import discover
+from pipeline.discover import EditionLink
 from pipeline.feeds import FeedError, feed_entries
+from pipeline.page import FetchedPage
 from pipeline.sitemaps import SitemapEntry, SitemapError, parse_sitemap
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,10 @@ class EditionsSpider(scrapy.Spider):
             "found_from": source,
             "hreflang": hreflang,
         }
-        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta)
+        headers = {"Referer": source} if source else None
+        return scrapy.Request(
+            url, callback=self.parse, errback=self.failed, meta=meta, headers=headers
+        )
 
     def listing_request(
         self, url: str, callback: Callable[..., Any], source: str | None = None
@@ -178,9 +182,7 @@ class EditionsSpider(scrapy.Spider):
         item = page_item(response)
         listed = self.sitemap_groups.get(item.requested_url) or self.sitemap_groups.get(item.url)
         yield replace(item, sitemap_links=listed) if listed else item
-        if response.status == 200 and isinstance(response, TextResponse):
-            yield from self.follow_editions(response)
-        elif response.status == 304:
+        if response.status == 304:
             yield from self.follow_stored_editions(response)
 
     def follow_stored_editions(self, response: Response) -> Iterator[scrapy.Request]:
@@ -190,21 +192,24 @@ class EditionsSpider(scrapy.Spider):
             if source in FOLLOWED_SOURCES:
                 yield from self.visit(url, via=source, source=response.url, hreflang=hreflang)
 
-    def follow_editions(self, response: TextResponse) -> Iterator[scrapy.Request]:
-        """Requests for the edition links the page declares, on allowed hosts only.
+    def follow_editions(
+        self, page: FetchedPage, links: Iterable[EditionLink]
+    ) -> Iterator[scrapy.Request | PageItem]:
+        """Requests for the edition links an analysed page declares, on allowed hosts only.
 
-        A page that declares none gets guesses from its site's learned URL pattern.
+        Called by the item pipeline once a worker has analysed the page, so pages are parsed
+        there and not in Scrapy's thread. A page that declares none gets guesses from its site's
+        learned URL pattern.
         """
-        links = discover(response.text, response.url, page_item(response).headers).links
-        others = [link for link in links if link.url != response.url]
+        others = [link for link in links if link.url != page.url]
         for link in others:
             if link.source in FOLLOWED_SOURCES:
                 yield from self.visit(
-                    link.url, via=link.source, source=response.url, hreflang=link.hreflang
+                    link.url, via=link.source, source=page.url, hreflang=link.hreflang
                 )
-        if not others and self.known and response.meta.get("found_via") != "pattern":
-            for url, lang in self.known.pattern_candidates(response.url):
-                yield from self.visit(url, via="pattern", source=response.url, hreflang=lang)
+        if not others and self.known and page.found_via != "pattern":
+            for url, lang in self.known.pattern_candidates(page.url):
+                yield from self.visit(url, via="pattern", source=page.url, hreflang=lang)
 
     def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Child sitemaps and listed articles, each article with its sitemap alternates."""
