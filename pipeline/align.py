@@ -91,6 +91,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -778,8 +779,10 @@ def _estimate(src: _Side, tgt: _Side, path: list[Span], model: _Model) -> _Model
     return _Model(ratio=ratio, var=min(max(var, low), high))
 
 
+@lru_cache(maxsize=65_536)
 def _log_tail(n: int, a: int, b: int, k: int) -> float:
-    """log P(X >= k), X hypergeometric: overlap of random a- and b-subsets of n."""
+    """log P(X >= k), X hypergeometric: overlap of random a- and b-subsets of n (memoised: the
+    same small counts recur across word pairs and documents)."""
 
     def log_choose(x: int, y: int) -> float:
         return math.lgamma(x + 1) - math.lgamma(y + 1) - math.lgamma(x - y + 1)
