@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.align import Bead, align
@@ -192,54 +192,58 @@ def _replace_pairs(
         session.scalars(select(AlignmentPair).where(AlignmentPair.alignment_id == alignment.id))
     )
     decided = {(p.src_sha256, p.tgt_sha256): p for p in old if p.status not in ("pending", "stale")}
-    session.execute(
-        delete(AlignmentPair).where(
-            AlignmentPair.alignment_id == alignment.id, AlignmentPair.status == "pending"
+    if old:
+        session.execute(
+            delete(AlignmentPair).where(
+                AlignmentPair.alignment_id == alignment.id, AlignmentPair.status == "pending"
+            )
         )
-    )
+    rows = []
     cursor = (0, 0)
     for position, bead in enumerate(beads):
-        pair = new_pair(alignment.id, position, bead, src, tgt, cursor)
-        cursor = (pair.src_end, pair.tgt_end)
-        earlier = decided.pop((pair.src_sha256, pair.tgt_sha256), None)
-        if earlier is not None:
-            earlier.position, earlier.score = position, bead.score
-            earlier.src_start, earlier.src_end = pair.src_start, pair.src_end
-            earlier.tgt_start, earlier.tgt_end = pair.tgt_start, pair.tgt_end
+        row = pair_row(alignment.id, position, bead, src, tgt, cursor)
+        cursor = (row["src_end"], row["tgt_end"])
+        earlier = decided.pop((row["src_sha256"], row["tgt_sha256"]), None)
+        if earlier is None:
+            rows.append(row)
             continue
-        session.add(pair)
+        earlier.position, earlier.score = position, bead.score
+        earlier.src_start, earlier.src_end = row["src_start"], row["src_end"]
+        earlier.tgt_start, earlier.tgt_end = row["tgt_start"], row["tgt_end"]
     for stale in decided.values():
         logger.info("review decision on pair %s is stale: its paragraphs changed", stale.id)
         stale.status = "stale"
     session.flush()
+    if rows:  # one executemany rather than an ORM object per bead
+        session.execute(insert(AlignmentPair), rows)
 
 
-def new_pair(
+def pair_row(
     alignment_id: int,
     position: int,
     bead: Bead,
     src: Sequence[str],
     tgt: Sequence[str],
     cursor: tuple[int, int],
-) -> AlignmentPair:
-    """An alignment_pairs row for a bead, with the hashes of the texts it pairs.
+) -> dict[str, object]:
+    """The alignment_pairs row of a bead, with the hashes of the texts it pairs.
 
     `cursor` is where the previous bead ended, so an empty side keeps its place.
     """
     s0, s1 = _span(bead.src, cursor[0])
     t0, t1 = _span(bead.tgt, cursor[1])
-    return AlignmentPair(
-        alignment_id=alignment_id,
-        position=position,
-        src_start=s0,
-        src_end=s1,
-        tgt_start=t0,
-        tgt_end=t1,
-        src_sha256=sha256("\n".join(src[s0:s1])),
-        tgt_sha256=sha256("\n".join(tgt[t0:t1])),
-        score=bead.score,
-        status="pending",
-    )
+    return {
+        "alignment_id": alignment_id,
+        "position": position,
+        "src_start": s0,
+        "src_end": s1,
+        "tgt_start": t0,
+        "tgt_end": t1,
+        "src_sha256": sha256("\n".join(src[s0:s1])),
+        "tgt_sha256": sha256("\n".join(tgt[t0:t1])),
+        "score": bead.score,
+        "status": "pending",
+    }
 
 
 def _span(indices: Sequence[int], cursor: int) -> tuple[int, int]:
