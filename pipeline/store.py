@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from pipeline.discover import EditionLink as DeclaredLink
 
 logger = logging.getLogger(__name__)
+_TALLY = "newsalign_run_tally"
 
 CLUSTER_SOURCES = frozenset({"head", "header", "sitemap"})
 """Link sources trusted to join editions into one article even when one-way."""
@@ -77,13 +78,29 @@ def start_run(session: Session, start_urls: Iterable[str], source: str | None = 
 
 
 def count(session: Session, run_id: int | None, counter: str, by: int = 1) -> None:
-    """Add to one of a run's counters."""
+    """Add to one of a run's counters, written once when the transaction commits."""
     if run_id is None:
         return
     if counter not in RUN_COUNTERS:
         raise ValueError(f"unknown run counter {counter!r}")
-    column = getattr(CrawlRun, counter)
-    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values({column: column + by}))
+    tally: dict[tuple[int, str], int] = session.info.setdefault(_TALLY, {})
+    tally[run_id, counter] = tally.get((run_id, counter), 0) + by
+
+
+@event.listens_for(Session, "before_commit")
+def _write_tally(session: Session) -> None:
+    """One UPDATE a run for the counts of the committing transaction."""
+    by_run: dict[int, dict[str, int]] = {}
+    for (run_id, counter), by in session.info.pop(_TALLY, {}).items():
+        by_run.setdefault(run_id, {})[counter] = by
+    for run_id, counts in by_run.items():
+        columns = {getattr(CrawlRun, c): getattr(CrawlRun, c) + by for c, by in counts.items()}
+        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(columns))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_tally(session: Session) -> None:
+    session.info.pop(_TALLY, None)
 
 
 def finish_run(session: Session, run_id: int, status: str = "finished") -> CrawlRun:
