@@ -346,3 +346,7 @@ class FetchError(Base):
 
 
 Index("ix_alignment_pairs_status", AlignmentPair.status)
+Index("ix_editions_site_id_lang", Edition.site_id, Edition.lang)
+Index(
+    "ix_editions_article_id_lang_first_seen", Edition.article_id, Edition.lang, Edition.first_seen
+)

@@ -1,9 +1,10 @@
 """Full-text search over editions, and the article list's filters, review status and pagination.
 
-SQLite searches the FTS5 table `edition_search` (unicode61 tokenizer, diacritics folded);
-PostgreSQL matches `to_tsvector('simple', title || ' ' || text)`, the expression of the GIN index
-`ix_editions_search`. Both are created by migration 0002. Words are split at spaces and
-punctuation, so scripts written without spaces (Chinese, Japanese, Thai) match whole runs only.
+SQLite searches the FTS5 table `edition_search` (unicode61 tokenizer, diacritics folded), made by
+migration 0002. PostgreSQL matches and ranks the stored generated column `editions.search_vector`
+(`to_tsvector('simple', title || ' ' || text)`) under the GIN index `ix_editions_search`, made
+by migration 0003. Words are split at spaces and punctuation, so scripts written without spaces
+(Chinese, Japanese, Thai) match whole runs only.
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ STATUSES = ("unaligned", "pending", "in_progress", "reviewed")
 
 FTS_TABLE = "edition_search"
 FTS_INDEX = "ix_editions_search"
-PG_DOCUMENT = "to_tsvector('simple', coalesce(editions.title, '') || ' ' || editions.text)"
+PG_VECTOR = "search_vector"
+PG_DOCUMENT = "editions.search_vector"
 SNIPPET_WORDS = 12
 
 
-def include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
-    """Alembic `include_name` hook: hide the search table and index autogenerate can't model."""
+def include_name(name: str | None, type_: str, parents: dict[str, str | None]) -> bool:
+    """Alembic `include_name` hook: hide the search table, column and index that autogenerate
+    can't model (the column exists on PostgreSQL only, and the ORM need not load it)."""
     if type_ == "table":
         return not (name == FTS_TABLE or (name or "").startswith(FTS_TABLE + "_"))
     if type_ == "index":
         return name != FTS_INDEX
+    if type_ == "column":
+        return not (name == PG_VECTOR and parents.get("table_name") == "editions")
     return True
 
 
@@ -49,15 +54,18 @@ def fts5_query(words: str) -> str:
     return " ".join(f'"{token}"' for token in re.findall(r"\w+", words))
 
 
-def matching_editions(session: Session, words: str) -> Select[tuple[int]] | None:
-    """A select of the ids of editions containing every word; None when there are no words."""
+def matching_articles(session: Session, words: str) -> Select[tuple[int]] | None:
+    """A select of the ids of articles with an edition containing every word; None when there
+    are no words."""
     if not re.search(r"\w", words):
         return None
     if session.get_bind().dialect.name == "sqlite":
         match = text(f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts")
         ids = match.bindparams(fts=fts5_query(words)).columns(id=Integer).subquery()
-        return select(ids.c.id)
-    return select(Edition.id).where(_pg_matches(words))
+        # `id + 0`: SQLite reads the article ids from an index instead of looking up every
+        # matching edition's row (which holds its whole text)
+        return select(Edition.article_id).where((Edition.id + 0).in_(select(ids.c.id)))
+    return select(Edition.article_id).where(_pg_matches(words))
 
 
 def _pg_matches(words: str) -> ColumnElement[bool]:
@@ -80,15 +88,26 @@ def search(session: Session, words: str, *, lang: str | None = None, limit: int 
 
 
 def _search_sqlite(session: Session, words: str, lang: str | None, limit: int) -> list[Row]:
-    where = "AND (e.lang = :lang OR e.lang LIKE :variant)" if lang else ""
+    # The best `limit` matches from the FTS table alone, then only their editions: joining every
+    # match to its (whole-text) edition row cost more than ranking. The unary + keeps the rowid
+    # test a filter; as an FTS5 constraint it looked each id up in turn.
+    in_lang = "AND +rowid IN (SELECT id FROM editions WHERE lang = :lang OR lang LIKE :variant)"
+    where = in_lang if lang else ""
     sql = text(
-        f"SELECT e.id, e.article_id, e.lang, e.title, e.url, "
-        f"snippet({FTS_TABLE}, 1, '«', '»', '…', {SNIPPET_WORDS}) AS snippet "
-        f"FROM {FTS_TABLE} JOIN editions e ON e.id = {FTS_TABLE}.rowid "
-        f"WHERE {FTS_TABLE} MATCH :fts {where} ORDER BY rank, e.id LIMIT :limit"
+        f"SELECT rowid AS id, snippet({FTS_TABLE}, 1, '«', '»', '…', {SNIPPET_WORDS}) AS snippet "
+        f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts {where} ORDER BY rank, rowid LIMIT :limit"
     )
     params = {"fts": fts5_query(words), "lang": lang, "variant": f"{lang}-%", "limit": limit}
-    return [_search_row(row) for row in session.execute(sql, params)]
+    found = session.execute(sql, params).all()
+    editions = {
+        row.id: row
+        for row in session.execute(
+            select(Edition.id, Edition.article_id, Edition.lang, Edition.title, Edition.url).where(
+                Edition.id.in_([match.id for match in found])
+            )
+        )
+    }
+    return [_search_row(editions[match.id], match.snippet) for match in found]
 
 
 def _search_postgresql(session: Session, words: str, lang: str | None, limit: int) -> list[Row]:
@@ -111,17 +130,17 @@ def _search_postgresql(session: Session, words: str, lang: str | None, limit: in
     )
     if lang:
         stmt = stmt.where(lang_matches(lang))
-    return [_search_row(row) for row in session.execute(stmt)]
+    return [_search_row(row, row.snippet) for row in session.execute(stmt)]
 
 
-def _search_row(row: Any) -> Row:
+def _search_row(row: Any, snippet: str | None) -> Row:
     return {
         "edition_id": row.id,
         "article_id": row.article_id,
         "lang": row.lang,
         "title": row.title,
         "url": row.url,
-        "snippet": " ".join((row.snippet or "").split()),
+        "snippet": " ".join((snippet or "").split()),
     }
 
 
@@ -171,14 +190,22 @@ def _with_lang(lang: str) -> Select[tuple[int]]:
     return select(Edition.article_id).where(lang_matches(lang))
 
 
-def _first_seen_between(since: date | None, until: date | None) -> Select[tuple[int]]:
+def first_seen_between(
+    since: datetime | None, until: datetime | None, *editions: ColumnElement[bool]
+) -> Select[tuple[int]]:
+    """The ids of articles first seen (their earliest edition among those passing `editions`)
+    at or after `since` and before `until`."""
     first = func.min(Edition.first_seen)
-    query = select(Edition.article_id).group_by(Edition.article_id)
+    query = select(Edition.article_id).where(*editions).group_by(Edition.article_id)
     if since:
-        query = query.having(first >= datetime.combine(since, time(), UTC))
+        query = query.having(first >= since)
     if until:
-        query = query.having(first < datetime.combine(until + timedelta(days=1), time(), UTC))
+        query = query.having(first < until)
     return query
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def article_ids(session: Session, filters: ArticleFilter) -> Select[tuple[int]] | None:
@@ -194,12 +221,13 @@ def article_ids(session: Session, filters: ArticleFilter) -> Select[tuple[int]] 
     if filters.status:
         query = query.where(status_clause(filters.status))
     if filters.since or filters.until:
-        query = query.where(Article.id.in_(_first_seen_between(filters.since, filters.until)))
+        since = _day_start(filters.since) if filters.since else None
+        until = _day_start(filters.until + timedelta(days=1)) if filters.until else None
+        query = query.where(Article.id.in_(first_seen_between(since, until)))
     if filters.words:
-        editions = matching_editions(session, filters.words)
-        if editions is None:
+        found = matching_articles(session, filters.words)
+        if found is None:
             return None
-        found = select(Edition.article_id).where(Edition.id.in_(editions))
         query = query.where(Article.id.in_(found))
     return query
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
-from pipeline import db
+from pipeline import db, search
 
 TABLES = {
     "sites",
@@ -64,4 +64,29 @@ def test_downgraded_database_is_upgraded_again(sqlite_url: str) -> None:
     command.downgrade(db.alembic_config(sqlite_url), "base")
     engine = db.open_database(sqlite_url)
     assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
+QUERY_INDEXES = {"ix_editions_site_id_lang", "ix_editions_article_id_lang_first_seen"}
+
+
+def _edition_indexes(engine: Engine) -> set[str]:
+    return {index["name"] or "" for index in inspect(engine).get_indexes("editions")}
+
+
+def test_0003_adds_the_query_indexes_and_the_search_vector(db_url: str) -> None:
+    config = db.alembic_config(db_url)
+    db.upgrade(db_url)
+    engine = db.make_engine(db_url)
+    postgresql = engine.dialect.name == "postgresql"
+    assert _edition_indexes(engine) >= QUERY_INDEXES
+    columns = {column["name"] for column in inspect(engine).get_columns("editions")}
+    assert (search.PG_VECTOR in columns) == postgresql  # SQLite searches its FTS5 table
+    command.downgrade(config, "0002")
+    assert not QUERY_INDEXES & _edition_indexes(engine)
+    assert search.PG_VECTOR not in {c["name"] for c in inspect(engine).get_columns("editions")}
+    if postgresql:  # 0002's expression index is back
+        assert search.FTS_INDEX in _edition_indexes(engine)
+    command.upgrade(config, "head")
+    command.check(config)
     engine.dispose()

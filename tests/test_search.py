@@ -6,12 +6,12 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import Engine, inspect, text, update
+from sqlalchemy import Engine, event, inspect, text, update
 from sqlalchemy.orm import Session
 
 from pipeline import db, queries, search
@@ -190,7 +190,7 @@ def test_postgresql_search_uses_the_gin_index(pg_url: str) -> None:
     engine = open_fresh(pg_url)
     with Session(engine) as session, session.begin():
         session.execute(text("SET LOCAL enable_seqscan = off"))
-        ids = search.matching_editions(session, "bridge")
+        ids = search.matching_articles(session, "bridge")
         assert ids is not None
         plan = (
             session.execute(
@@ -219,3 +219,80 @@ def test_coverage_and_search_commands(stocked: tuple[Engine, Built, Built], db_u
     assert [row["lang"] for row in csv.DictReader(io.StringIO(as_csv))] == ["de"]
     plain = runner.invoke(search_command, ["nothing-here", "--db", db_url]).output
     assert plain.strip() == "(nothing)"
+
+
+def test_first_seen_filters_use_each_articles_earliest_edition(db_url: str) -> None:
+    engine = open_fresh(db_url)
+    day = date(2026, 5, 1)
+    at = datetime.combine(day, time(12), UTC)
+    with Session(engine) as session, session.begin():
+        early = add_article(session, EN, DE, key="early")  # editions first seen days 0 and 2
+        late = add_article(session, EN, DE, key="late")  # both first seen on day 2
+        for edition_id, days in ((early.src_edition_id, 0), (early.tgt_edition_id, 2),
+                                 (late.src_edition_id, 2), (late.tgt_edition_id, 2)):  # fmt: skip
+            session.execute(
+                update(Edition)
+                .where(Edition.id == edition_id)
+                .values(first_seen=at + timedelta(days=days))
+            )
+
+    def ids(since: int | None, until: int | None) -> set[int]:
+        filters = search.ArticleFilter(
+            since=day + timedelta(days=since) if since is not None else None,
+            until=day + timedelta(days=until) if until is not None else None,
+        )
+        with Session(engine) as session:
+            return {row["id"] for row in search.article_page(session, filters)[0]}
+
+    both = {early.article_id, late.article_id}
+    assert ids(0, None) == both and ids(1, None) == {late.article_id} and ids(3, None) == set()
+    assert ids(None, 0) == {early.article_id} and ids(None, 1) == {early.article_id}
+    assert ids(None, 2) == both and ids(0, 0) == {early.article_id} and ids(1, 1) == set()
+    assert ids(2, 2) == {late.article_id} and ids(0, 2) == both
+    engine.dispose()
+
+
+def test_search_ranks_by_how_often_the_words_occur(db_url: str) -> None:
+    engine = open_fresh(db_url)
+    with Session(engine) as session, session.begin():
+        once = add_article(session, ["A flood came.", "Then it rained."], DE, key="once")
+        often = add_article(session, ["Flood, flood.", "The flood again."], DE, key="often")
+    with Session(engine) as session:
+        found = [row["edition_id"] for row in search.search(session, "flood")]
+    assert found == [often.src_edition_id, once.src_edition_id]
+    engine.dispose()
+
+
+def test_postgresql_ranks_the_stored_search_vector(pg_url: str) -> None:
+    engine = open_fresh(pg_url)
+    with engine.connect() as conn:
+        generated = conn.execute(
+            text(
+                "SELECT is_generated, generation_expression FROM information_schema.columns "
+                "WHERE table_name = 'editions' AND column_name = :column"
+            ),
+            {"column": search.PG_VECTOR},
+        ).one()
+        index = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+            {"name": search.FTS_INDEX},
+        ).scalar_one()
+        storage = conn.execute(
+            text(
+                "SELECT attstorage FROM pg_attribute "
+                "WHERE attrelid = 'editions'::regclass AND attname = :column"
+            ),
+            {"column": search.PG_VECTOR},
+        ).scalar_one()
+    assert generated[0] == "ALWAYS" and "to_tsvector" in generated[1]
+    assert storage == "m"  # kept in the row, not fetched from the TOAST table
+    assert index.endswith(f"USING gin ({search.PG_VECTOR})")
+    with Session(engine) as session, session.begin():
+        add_article(session, EN, DE)
+        session.flush()
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        statements: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        assert len(search.search(session, "bridge")) == 1
+    assert "to_tsvector" not in statements[-1] and search.PG_VECTOR in statements[-1]
+    engine.dispose()
