@@ -58,7 +58,12 @@ def articles(
     """
     with opened(db_url) as engine, Session(engine) as session:
         found = queries.articles(
-            session, site=site, lang=lang, missing_lang=missing_lang, since=since
+            session,
+            site=site,
+            lang=lang,
+            missing_lang=missing_lang,
+            since=since,
+            limit=None if status else limit,  # the status filter runs after the query
         )
         rows = search.with_status(session, found, status)
     rows = rows[:limit] if limit else rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -33,6 +34,8 @@ CSV_COLUMNS = (
     "score",
     "status",
 )
+CHUNK = 2000
+"""Pairs read at a time by `pairs`."""
 _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -55,61 +58,60 @@ class ExportPair:
 def pairs(
     session: Session, *, status: str = "approved", lang_pair: tuple[str, str] | None = None
 ) -> Iterator[ExportPair]:
-    """Current (not stale) pairs; `status` "approved" or "any"; a language pair in either order."""
+    """Current (not stale) pairs; `status` "approved" or "any"; a language pair in either order.
+
+    Columns are selected rather than entities (an Edition carries its whole text), and the
+    paragraphs of CHUNK pairs at a time are read in one query.
+    """
     src_ed, tgt_ed = aliased(Edition), aliased(Edition)
     query = (
-        select(AlignmentPair, Alignment, src_ed, tgt_ed)
+        select(
+            AlignmentPair.id,
+            Alignment.article_id,
+            src_ed.lang,
+            tgt_ed.lang,
+            src_ed.url,
+            tgt_ed.url,
+            Alignment.src_revision_id,
+            Alignment.tgt_revision_id,
+            AlignmentPair.src_start,
+            AlignmentPair.src_end,
+            AlignmentPair.tgt_start,
+            AlignmentPair.tgt_end,
+            AlignmentPair.score,
+            AlignmentPair.status,
+        )
         .join(Alignment, Alignment.id == AlignmentPair.alignment_id)
         .join(src_ed, src_ed.id == Alignment.src_edition_id)
         .join(tgt_ed, tgt_ed.id == Alignment.tgt_edition_id)
         .where(AlignmentPair.status != "stale")
-        .order_by(Alignment.id, AlignmentPair.position)
+        .order_by(Alignment.id, AlignmentPair.position, AlignmentPair.id)
+        .execution_options(yield_per=CHUNK)
     )
     if status == "approved":
         query = query.where(AlignmentPair.status.in_(("approved", "edited")))
-    texts = _ParagraphCache(session)
-    for pair, alignment, src, tgt in session.execute(query):
-        item = ExportPair(
-            pair.id,
-            alignment.article_id,
-            src.lang or "und",
-            tgt.lang or "und",
-            src.url,
-            tgt.url,
-            texts.get(alignment.src_revision_id)[pair.src_start : pair.src_end],
-            texts.get(alignment.tgt_revision_id)[pair.tgt_start : pair.tgt_end],
-            pair.score,
-            pair.status,
-        )
-        oriented = _orient(item, lang_pair)
-        if oriented is not None:
-            yield oriented
+    for rows in session.execute(query).partitions():
+        texts = _paragraph_texts(session, {r[6] for r in rows} | {r[7] for r in rows})
+        for pid, aid, sl, tl, su, tu, sr, tr, ss, se, ts, te, score, st in rows:
+            item = ExportPair(
+                pid, aid, sl or "und", tl or "und", su, tu,
+                texts[sr][ss:se], texts[tr][ts:te], score, st,
+            )  # fmt: skip
+            oriented = _orient(item, lang_pair)
+            if oriented is not None:
+                yield oriented
 
 
-class _ParagraphCache:
-    """Paragraph texts per revision, loaded once each (an alignment's pairs come in a row)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.revision_id: int | None = None
-        self.texts: list[str] = []
-        self.other: tuple[int | None, list[str]] = (None, [])
-
-    def get(self, revision_id: int) -> list[str]:
-        if revision_id == self.revision_id:
-            return self.texts
-        if revision_id == self.other[0]:
-            return self.other[1]
-        texts = list(
-            self.session.scalars(
-                select(Paragraph.text)
-                .where(Paragraph.revision_id == revision_id)
-                .order_by(Paragraph.position)
-            )
-        )
-        self.other = (self.revision_id, self.texts)
-        self.revision_id, self.texts = revision_id, texts
-        return texts
+def _paragraph_texts(session: Session, revision_ids: set[int]) -> dict[int, list[str]]:
+    """Each revision's paragraph texts in order."""
+    texts: dict[int, list[str]] = defaultdict(list)
+    for revision_id, text in session.execute(
+        select(Paragraph.revision_id, Paragraph.text)
+        .where(Paragraph.revision_id.in_(revision_ids))
+        .order_by(Paragraph.revision_id, Paragraph.position)
+    ):
+        texts[revision_id].append(text)
+    return texts
 
 
 def _orient(item: ExportPair, lang_pair: tuple[str, str] | None) -> ExportPair | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import (
     Alignment,
@@ -21,6 +22,7 @@ from pipeline.models import (
     Revision,
     Site,
 )
+from pipeline.search import first_seen_between
 
 Row = dict[str, Any]
 
@@ -34,72 +36,123 @@ def articles(
     since: str | None = None,
     limit: int | None = None,
 ) -> list[Row]:
-    """One row per article: id, site, title, languages, edition count, first seen."""
+    """One row per article: id, site, title, languages, edition count, first seen.
+
+    With `site`, only the article's editions on that site count. The articles are chosen (and
+    limited) in SQL, then only their editions are read.
+    """
     query = (
         select(
-            Article.id,
+            Edition.article_id,
             Site.host,
             Edition.lang,
             Edition.title,
             Edition.first_seen,
             Article.pivot_lang,
         )
-        .join(Edition, Edition.article_id == Article.id)
+        .join(Article, Article.id == Edition.article_id)
         .join(Site, Site.id == Edition.site_id)
-        .order_by(Article.id, Edition.id)
+        .order_by(Edition.article_id, Edition.id)
     )
+    editions: list[ColumnElement[bool]] = []  # which editions count
     if site:
-        query = query.where(Site.host == site)
+        site_id = session.scalar(select(Site.id).where(Site.host == site))
+        if site_id is None:
+            return []
+        editions.append(Edition.site_id == site_id)
+        query = query.where(*editions)
+    chosen = _chosen_articles(editions, lang, missing_lang, since)
+    if chosen is None:
+        return []
+    if chosen or limit:
+        ids = select(Article.id).where(_has_edition(editions), *chosen)
+        if limit:
+            ids = ids.order_by(Article.id).limit(limit)
+        query = query.where(Edition.article_id.in_(ids))
     grouped: dict[int, Row] = {}
     for article_id, host, edition_lang, title, first_seen, pivot_lang in session.execute(query):
-        row = grouped.setdefault(
-            article_id,
-            {
+        row = grouped.get(article_id)
+        if row is None:
+            row = grouped[article_id] = {
                 "id": article_id,
                 "site": host,
                 "title": title,
                 "languages": [],
                 "editions": 0,
                 "first_seen": first_seen,
-            },
-        )
+            }
         row["editions"] += 1
         if pivot_lang and edition_lang == pivot_lang and title:
             row["title"] = title
         if edition_lang and edition_lang not in row["languages"]:
             row["languages"].append(edition_lang)
         row["first_seen"] = min(row["first_seen"], first_seen)
-    rows = [_finish(r) for r in grouped.values()]
-    rows = [r for r in rows if _matches(r, lang, missing_lang, since)]
-    return rows[:limit] if limit else rows
+    for row in grouped.values():
+        row["languages"].sort()
+        row["first_seen"] = row["first_seen"].isoformat() if row["first_seen"] else None
+    return list(grouped.values())
 
 
-def _finish(row: Row) -> Row:
-    row["languages"] = sorted(row["languages"])
-    row["first_seen"] = row["first_seen"].isoformat() if row["first_seen"] else None
-    return row
+def _has_edition(editions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """The article has an edition passing every condition in `editions`."""
+    return exists().where(Edition.article_id == Article.id, *editions)
 
 
-def _matches(row: Row, lang: str | None, missing: str | None, since: str | None) -> bool:
-    if lang and lang not in row["languages"]:
-        return False
-    if missing and missing in row["languages"]:
-        return False
-    return not (since and (row["first_seen"] or "") < since)
+def _chosen_articles(
+    editions: list[ColumnElement[bool]],
+    lang: str | None,
+    missing_lang: str | None,
+    since: str | None,
+) -> list[ColumnElement[bool]] | None:
+    """Conditions on Article for the filters of `articles`; None when nothing can pass."""
+    chosen = []
+    if lang:
+        chosen.append(_has_edition([*editions, Edition.lang == lang]))
+    if missing_lang:
+        chosen.append(~_has_edition([*editions, Edition.lang == missing_lang]))
+    if since:
+        bound = first_time_at_or_after(since)
+        if bound is None:
+            return None
+        chosen.append(Article.id.in_(first_seen_between(bound, None, *editions)))
+    return chosen
+
+
+def first_time_at_or_after(since: str) -> datetime | None:
+    """The earliest UTC time whose ISO text sorts at or after `since`; None if none does.
+
+    `articles` compares first-seen times, as ISO text, with `since` (so "2026-05" means from
+    1 May 2026). ISO text grows with the time it names, so a bisection finds the time to compare
+    with in SQL.
+    """
+    low, high = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    if low.isoformat() >= since:
+        return low
+    if high.isoformat() < since:
+        return None
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) // 2
+        if middle.isoformat() >= since:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def article_detail(session: Session, article_id: int) -> Row | None:
-    """An article with its editions, their provenance, links and alignments; None if unknown."""
+    """An article with its editions, their provenance, links and alignments; None if unknown.
+
+    A fixed number of queries, whatever the number of editions and alignments.
+    """
     article = session.get(Article, article_id)
     if article is None:
         return None
-    editions = sorted(article.editions, key=lambda e: (e.lang or "", e.id))
     return {
         "id": article.id,
         "cluster_key": article.cluster_key,
         "pivot_lang": article.pivot_lang,
         "flags": list(article.flags or []),
-        "editions": [_edition_row(session, e) for e in editions],
+        "editions": _edition_rows(session, article.id),
         "pairs": _pairs(session, article.id),
         "alignments": _alignments(session, article.id),
     }
@@ -121,64 +174,99 @@ def _pairs(session: Session, article_id: int) -> list[Row]:
     ]
 
 
-def _edition_row(session: Session, edition: Edition) -> Row:
-    revisions = session.scalar(
-        select(func.count()).select_from(Revision).where(Revision.edition_id == edition.id)
+def _edition_rows(session: Session, article_id: int) -> list[Row]:
+    """The article's editions by language, with their revision counts and declared links."""
+    editions = session.execute(
+        select(
+            Edition.id,
+            Edition.lang,
+            Edition.declared_lang,
+            Edition.declared_source,
+            Edition.detected_lang,
+            Edition.lang_confidence,
+            Edition.lang_mismatch,
+            Edition.mixed_lang,
+            Edition.title,
+            Edition.url,
+            Edition.canonical_url,
+            Edition.found_via,
+            Edition.found_from,
+            Edition.word_count,
+            Edition.flags,
+        ).where(Edition.article_id == article_id)
+    ).all()
+    ids = [edition.id for edition in editions]
+    revisions = dict(
+        session.execute(
+            select(Revision.edition_id, func.count())
+            .where(Revision.edition_id.in_(ids))
+            .group_by(Revision.edition_id)
+        ).all()
     )
-    links = session.scalars(
-        select(EditionLink).where(EditionLink.edition_id == edition.id).order_by(EditionLink.id)
-    )
-    return {
-        "id": edition.id,
-        "lang": edition.lang,
-        "declared_lang": edition.declared_lang,
-        "declared_source": edition.declared_source,
-        "detected_lang": edition.detected_lang,
-        "confidence": edition.lang_confidence,
-        "lang_mismatch": edition.lang_mismatch,
-        "mixed_lang": edition.mixed_lang,
-        "title": edition.title,
-        "url": edition.url,
-        "canonical_url": edition.canonical_url,
-        "found_via": edition.found_via,
-        "found_from": edition.found_from,
-        "words": edition.word_count,
-        "revisions": revisions,
-        "flags": list(edition.flags or []),
-        "links": [
-            {
-                "url": link.target_url,
-                "hreflang": link.hreflang,
-                "source": link.source,
-                "reciprocal": link.reciprocal,
-            }
-            for link in links
-        ],
-    }
+    links: dict[int, list[Row]] = defaultdict(list)
+    for edition_id, url, hreflang, source, reciprocal in session.execute(
+        select(
+            EditionLink.edition_id,
+            EditionLink.target_url,
+            EditionLink.hreflang,
+            EditionLink.source,
+            EditionLink.reciprocal,
+        )
+        .where(EditionLink.edition_id.in_(ids))
+        .order_by(EditionLink.id)
+    ):
+        links[edition_id].append(
+            {"url": url, "hreflang": hreflang, "source": source, "reciprocal": reciprocal}
+        )
+    return [
+        {
+            "id": e.id,
+            "lang": e.lang,
+            "declared_lang": e.declared_lang,
+            "declared_source": e.declared_source,
+            "detected_lang": e.detected_lang,
+            "confidence": e.lang_confidence,
+            "lang_mismatch": e.lang_mismatch,
+            "mixed_lang": e.mixed_lang,
+            "title": e.title,
+            "url": e.url,
+            "canonical_url": e.canonical_url,
+            "found_via": e.found_via,
+            "found_from": e.found_from,
+            "words": e.word_count,
+            "revisions": revisions.get(e.id, 0),
+            "flags": list(e.flags or []),
+            "links": links[e.id],
+        }
+        for e in sorted(editions, key=lambda e: (e.lang or "", e.id))
+    ]
 
 
 def _alignments(session: Session, article_id: int) -> list[Row]:
-    rows = []
-    for alignment in session.scalars(
-        select(Alignment).where(Alignment.article_id == article_id).order_by(Alignment.id)
+    """The article's alignments, each with its pairs counted by status."""
+    alignments = session.execute(
+        select(Alignment.id, Alignment.src_edition_id, Alignment.tgt_edition_id, Alignment.score)
+        .where(Alignment.article_id == article_id)
+        .order_by(Alignment.id)
+    ).all()
+    statuses: dict[int, dict[str, int]] = defaultdict(dict)
+    for alignment_id, status, n in session.execute(
+        select(AlignmentPair.alignment_id, AlignmentPair.status, func.count())
+        .where(AlignmentPair.alignment_id.in_([a.id for a in alignments]))
+        .group_by(AlignmentPair.alignment_id, AlignmentPair.status)
+        .order_by(AlignmentPair.alignment_id, AlignmentPair.status)
     ):
-        statuses = defaultdict(int)
-        for status, n in session.execute(
-            select(AlignmentPair.status, func.count())
-            .where(AlignmentPair.alignment_id == alignment.id)
-            .group_by(AlignmentPair.status)
-        ):
-            statuses[status] = n
-        rows.append(
-            {
-                "id": alignment.id,
-                "src_edition_id": alignment.src_edition_id,
-                "tgt_edition_id": alignment.tgt_edition_id,
-                "score": round(alignment.score, 3),
-                "pairs": dict(statuses),
-            }
-        )
-    return rows
+        statuses[alignment_id][status] = n
+    return [
+        {
+            "id": a.id,
+            "src_edition_id": a.src_edition_id,
+            "tgt_edition_id": a.tgt_edition_id,
+            "score": round(a.score, 3),
+            "pairs": statuses[a.id],
+        }
+        for a in alignments
+    ]
 
 
 def coverage(session: Session) -> tuple[list[str], list[Row]]:

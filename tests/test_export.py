@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -11,17 +12,19 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from pipeline import export
 from pipeline.aligning import align_outdated
 from pipeline.cli import main
 from pipeline.db import open_database
 from pipeline.export import ExportPair, parse_lang_pair, write_csv, write_jsonl, write_tmx
-from pipeline.ingest import ingest
 from pipeline.models import AlignmentPair
 from pipeline.sample_server import SAMPLE_SITE
+from pipeline.store import ingest
 from tests.pages import cluster_page
+from tests.review_data import add_article, open_fresh
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -185,3 +188,47 @@ def test_crawled_sample_site_exports_known_pairs(sample_site: str, sqlite_url: s
         (r["src_paragraphs"], r["tgt_paragraphs"]) for r in rows if "300" in r["src_paragraphs"][0]
     ]
     assert numbers and all("300" in " ".join(t) for _, t in numbers)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 2000])
+def test_pairs_match_the_aligned_pairs_view(db_url: str, chunk: int, monkeypatch) -> None:
+    """Pairs read a chunk at a time are the rows of migration 0002's view, in the same order."""
+    src = ["One.", "Two.", "Three.", "Four."]
+    tgt = ["Eins.", "Zwei.", "Drei.", "Vier."]
+    beads = [((0, 2), (0, 1), 0.8), ((2, 2), (1, 2), 0.1), ((2, 4), (2, 4), 0.6)]
+    engine = open_fresh(db_url)
+    with Session(engine) as session, session.begin():
+        built = [
+            add_article(session, src, tgt, beads=beads, key=f"k{n}", tgt_lang=lang)
+            for n, lang in enumerate(["de", "fr", "de-AT", "es"])
+        ]
+        statuses = ["approved", "edited", "rejected", "stale", "pending", "approved"]
+        ids = [pair_id for b in built for pair_id in b.pair_ids]
+        for pair_id, status in zip(ids, itertools.cycle(statuses), strict=False):
+            session.execute(
+                update(AlignmentPair).where(AlignmentPair.id == pair_id).values(status=status)
+            )
+    monkeypatch.setattr(export, "CHUNK", chunk)
+    columns = "pair_id, article_id, src_lang, tgt_lang, src_url, tgt_url, src_text, tgt_text"
+    with Session(engine) as session:
+        for status, where in (("any", ""), ("approved", " WHERE status IN ('approved', 'edited')")):
+            got = [
+                (p.pair_id, p.article_id, p.src_lang, p.tgt_lang, p.src_url, p.tgt_url,
+                 "\n".join(p.src_paragraphs), "\n".join(p.tgt_paragraphs), p.score, p.status)
+                for p in export.pairs(session, status=status)
+            ]  # fmt: skip
+            view = session.execute(
+                text(
+                    f"SELECT {columns}, score, status FROM aligned_pairs{where} "
+                    "ORDER BY alignment_id, position"
+                )
+            )
+            assert got == [tuple(row) for row in view]
+        assert len(got) == 6
+        oriented = list(export.pairs(session, status="any", lang_pair=("de", "en")))
+    assert [(p.src_lang, p.tgt_lang) for p in oriented] == [("de", "en")] * 3 + [
+        ("de-AT", "en")
+    ] * 3
+    assert oriented[0].src_paragraphs == ["Eins."] and oriented[0].tgt_paragraphs == src[:2]
+    assert oriented[1].src_paragraphs == ["Zwei."] and oriented[1].tgt_paragraphs == []
+    engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -428,3 +429,31 @@ def test_decisions_are_never_deleted(env: Env) -> None:
     with Session(env.engine) as session:
         count = session.scalar(select(func.count()).select_from(ReviewDecision))
     assert count == 6
+
+
+def test_list_filters_count_every_matching_article(sqlite_url: str) -> None:
+    engine, built = build(sqlite_url)
+    with Session(engine) as session, session.begin():
+        for n, lang in enumerate(["fr", "de", "de-AT"]):
+            add_article(session, SRC, TGT, key=f"k{n}", tgt_lang=lang, host=f"h{n % 2}.example")
+    env = client_for(sqlite_url, built, engine)
+    today = date.today()
+    expected = {
+        "": 4,
+        "lang=de": 3,  # de-AT is German
+        "lang=fr": 1,
+        "missing=fr": 3,
+        "site=h0.example": 2,
+        "site=h1.example&lang=de": 1,
+        f"since={today}": 4,
+        f"until={today - timedelta(days=1)}": 0,
+        f"since={today - timedelta(days=1)}&until={today}": 4,
+        "q=Gamma&lang=de": 3,
+        "status=pending": 4,
+        "page=2": 4,
+    }
+    for query, total in expected.items():
+        html = env.client.get("/?" + query).get_data(as_text=True)
+        assert f"Articles <small>({total})</small>" in html, query
+    env.app.extensions["newsalign"]["engine"].dispose()
+    engine.dispose()
