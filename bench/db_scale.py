@@ -36,9 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +47,23 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `pipeline` im
 
 from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bench.sitegen import LANGS, make_story, page_html
 from pipeline import export, queries, search, store
 from pipeline.aligning import align_outdated
-from pipeline.db import open_database, transaction
+from pipeline.db import (
+    current_revision,
+    head_revision,
+    make_engine,
+    open_database,
+    transaction,
+    upgrade,
+)
 from pipeline.ingest import PageAnalysis, analyse
-from pipeline.models import Alignment, AlignmentPair, Article, Edition, Paragraph, Site
+from pipeline.models import Alignment, AlignmentPair, Article, Edition
 from pipeline.page import FetchedPage
+from pipeline.review import pages
 
 PG_ADMIN_URL = os.environ.get(
     "NEWSALIGN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -230,6 +238,7 @@ def query_suite(engine: Engine) -> list[tuple[str, Callable[[Session], Any]]]:
         )
         middle_url = session.scalar(select(Edition.url).where(Edition.article_id == middle)) or ""
     since_text = since.isoformat() if since else "2000-01-01"
+    since_day = since.date() if since else date(2000, 1, 1)
     number = int(middle_url.rsplit("story-", 1)[-1].split(".")[0] or 1) if middle_url else 1
     story = make_story(number)
     # the English title's amount and line number: one story's editions (and a few others')
@@ -241,8 +250,13 @@ def query_suite(engine: Engine) -> list[tuple[str, Callable[[Session], Any]]]:
         ("queries.articles(missing_lang='it')", lambda s: queries.articles(s, missing_lang="it")),
         ("queries.articles(site=host)", lambda s: queries.articles(s, site=host)),
         ("queries.articles(since=recent)", lambda s: queries.articles(s, since=since_text)),
+        (
+            "`newsalign articles` (+ with_status)",
+            lambda s: search.with_status(s, queries.articles(s)),
+        ),
         ("queries.coverage()", lambda s: queries.coverage(s)),
-        ("queries.article_detail(middle)", lambda s: queries.article_detail(s, middle)),
+        ("queries.article_detail(middle) (`show`)", lambda s: queries.article_detail(s, middle)),
+        ("pages.article(middle) (review app)", lambda s: pages.article(s, middle)),
         ("search.search('budget') frequent", lambda s: search.search(s, "budget")),
         ("search.search(rare words)", lambda s: search.search(s, rare)),
         ("search.search('budget', lang='de')", lambda s: search.search(s, "budget", lang="de")),
@@ -260,6 +274,10 @@ def query_suite(engine: Engine) -> list[tuple[str, Callable[[Session], Any]]]:
             "search.article_page(status=pending)",
             lambda s: search.article_page(s, search.ArticleFilter(status="pending")),
         ),
+        (
+            "search.article_page(since=recent day)",
+            lambda s: search.article_page(s, search.ArticleFilter(since=since_day)),
+        ),
         ("export 10k pairs jsonl (approved)", lambda s: export_pairs(s, "jsonl", "approved")),
         ("export 10k pairs tmx (any)", lambda s: export_pairs(s, "tmx", "any")),
         ("export 10k pairs csv (any)", lambda s: export_pairs(s, "csv", "any")),
@@ -276,153 +294,6 @@ def run_queries(engine: Engine, repeat: int) -> None:
         median = statistics.median(rest)
         flag = "" if median < TARGET_MS else "  OVER"
         print(f"  {name:44s} {first:9.1f} {median:10.1f} {min(rest):8.1f}  {size_of(result)}{flag}")
-
-
-# --- candidate implementations (proposed product changes), timed beside the current ones --
-
-
-def candidate_pairs(
-    session: Session, *, status: str = "approved", chunk: int = 2000
-) -> Iterator[export.ExportPair]:
-    """`export.pairs` (without `lang_pair`) selecting columns, not whole entities (an Edition
-    entity carries the full text), and loading paragraphs for a chunk of pairs at a time."""
-    src_ed, tgt_ed = aliased(Edition), aliased(Edition)
-    query = (
-        select(
-            AlignmentPair.id,
-            Alignment.article_id,
-            src_ed.lang,
-            tgt_ed.lang,
-            src_ed.url,
-            tgt_ed.url,
-            Alignment.src_revision_id,
-            Alignment.tgt_revision_id,
-            AlignmentPair.src_start,
-            AlignmentPair.src_end,
-            AlignmentPair.tgt_start,
-            AlignmentPair.tgt_end,
-            AlignmentPair.score,
-            AlignmentPair.status,
-        )
-        .join(Alignment, Alignment.id == AlignmentPair.alignment_id)
-        .join(src_ed, src_ed.id == Alignment.src_edition_id)
-        .join(tgt_ed, tgt_ed.id == Alignment.tgt_edition_id)
-        .where(AlignmentPair.status != "stale")
-        .order_by(Alignment.id, AlignmentPair.position)
-        .execution_options(yield_per=chunk)
-    )
-    if status == "approved":
-        query = query.where(AlignmentPair.status.in_(("approved", "edited")))
-    for rows in session.execute(query).partitions():
-        revisions = {r[6] for r in rows} | {r[7] for r in rows}
-        texts: dict[int, list[str]] = defaultdict(list)
-        for revision_id, paragraph in session.execute(
-            select(Paragraph.revision_id, Paragraph.text)
-            .where(Paragraph.revision_id.in_(revisions))
-            .order_by(Paragraph.revision_id, Paragraph.position)
-        ):
-            texts[revision_id].append(paragraph)
-        for pid, aid, sl, tl, su, tu, sr, tr, ss, se, ts, te, score, st in rows:
-            yield export.ExportPair(
-                pid, aid, sl or "und", tl or "und", su, tu,
-                texts[sr][ss:se], texts[tr][ts:te], score, st,
-            )  # fmt: skip
-
-
-def candidate_articles(
-    session: Session,
-    *,
-    lang: str | None = None,
-    missing_lang: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """`queries.articles` with the filters and the limit applied in SQL: the article ids are
-    chosen first, then only their editions are read (as `search.article_page` does)."""
-    ids = select(Article.id).order_by(Article.id)
-    if lang:
-        ids = ids.where(Article.id.in_(select(Edition.article_id).where(Edition.lang == lang)))
-    if missing_lang:
-        ids = ids.where(
-            Article.id.not_in(select(Edition.article_id).where(Edition.lang == missing_lang))
-        )
-    if limit:
-        ids = ids.limit(limit)
-    wanted = ids.subquery()
-    query = (
-        select(
-            Edition.article_id, Site.host, Edition.lang, Edition.title, Edition.first_seen,
-            Article.pivot_lang,
-        )
-        .join(Article, Article.id == Edition.article_id)
-        .join(Site, Site.id == Edition.site_id)
-        .where(Edition.article_id.in_(select(wanted.c.id)))
-        .order_by(Edition.article_id, Edition.id)
-    )  # fmt: skip
-    grouped: dict[int, dict[str, Any]] = {}
-    for article_id, host, edition_lang, title, first_seen, pivot_lang in session.execute(query):
-        row = grouped.get(article_id)
-        if row is None:
-            row = grouped[article_id] = {
-                "id": article_id, "site": host, "title": title, "languages": [],
-                "editions": 0, "first_seen": first_seen,
-            }  # fmt: skip
-        row["editions"] += 1
-        if pivot_lang and edition_lang == pivot_lang and title:
-            row["title"] = title
-        if edition_lang and edition_lang not in row["languages"]:
-            row["languages"].append(edition_lang)
-        row["first_seen"] = min(row["first_seen"], first_seen)
-    for row in grouped.values():
-        row["languages"].sort()
-        row["first_seen"] = row["first_seen"].isoformat() if row["first_seen"] else None
-    return list(grouped.values())
-
-
-def candidate_suite() -> list[tuple[str, Callable[[Session], Any], Callable[[Session], Any]]]:
-    """(name, current, candidate) pairs whose results must be equal."""
-
-    def current_export(session: Session) -> str:
-        out = io.StringIO()
-        export.write(
-            out, itertools.islice(export.pairs(session, status="any"), EXPORT_PAIRS), "jsonl"
-        )
-        return out.getvalue()
-
-    def fast_export(session: Session) -> str:
-        out = io.StringIO()
-        items = itertools.islice(candidate_pairs(session, status="any"), EXPORT_PAIRS)
-        export.write(out, items, "jsonl")
-        return out.getvalue()
-
-    return [
-        ("articles(limit=50)", lambda s: queries.articles(s, limit=50),
-         lambda s: candidate_articles(s, limit=50)),
-        ("articles(lang='de', limit=50)", lambda s: queries.articles(s, lang="de", limit=50),
-         lambda s: candidate_articles(s, lang="de", limit=50)),
-        ("articles()", lambda s: queries.articles(s), lambda s: candidate_articles(s)),
-        ("export 10k pairs jsonl (any)", current_export, fast_export),
-    ]  # fmt: skip
-
-
-def run_candidates(engine: Engine, repeat: int) -> None:
-    print(
-        f"\n  candidate changes, interleaved with the current code:\n"
-        f"  {'query':34s} {'current ms':>10s} {'candidate ms':>12s} {'speedup':>8s} same result"
-    )
-    for name, current, candidate in candidate_suite():
-        times: dict[str, list[float]] = {"current": [], "candidate": []}
-        results: dict[str, Any] = {}
-        for number in range(repeat + 1):
-            order = [("current", current), ("candidate", candidate)]
-            for label, work in order if number % 2 else order[::-1]:
-                with Session(engine) as session:
-                    start = time.perf_counter()
-                    results[label] = work(session)
-                    if number:  # the first call of each warms caches
-                        times[label].append(1000 * (time.perf_counter() - start))
-        now, new = statistics.median(times["current"]), statistics.median(times["candidate"])
-        same = "yes" if results["current"] == results["candidate"] else "NO"
-        print(f"  {name:34s} {now:10.1f} {new:12.1f} {now / new:7.1f}x {same}")
 
 
 # --- databases --------------------------------------------------------------------------------
@@ -459,6 +330,18 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
+def migrate(url: str) -> None:
+    """Bring a kept database (resumed, or filled by an older newsalign) to the current schema."""
+    engine = make_engine(url)
+    current = current_revision(engine)
+    engine.dispose()
+    if current in (None, head_revision()):
+        return
+    start = time.perf_counter()
+    upgrade(url)
+    print(f"migrated from {current} to {head_revision()} in {time.perf_counter() - start:.1f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--editions", type=int, default=100_000)
@@ -470,9 +353,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--block", type=int, default=10_000, help="editions per timed block")
     parser.add_argument("--repeat", type=int, default=5, help="timed calls per query")
     parser.add_argument("--skip-queries", action="store_true")
-    parser.add_argument(
-        "--skip-candidates", action="store_true", help="do not time the proposed changes"
-    )
     parser.add_argument("--quick", action="store_true", help="500 editions (CI smoke)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -484,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url, owned = database_url(args.db, args.editions)
     shown = make_url(url).render_as_string(hide_password=True)
     print(f"database {shown}, target {args.editions} editions")
+    migrate(url)
     engine = open_database(url)
     try:
         fill(engine, args.editions, args)
@@ -497,8 +378,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs = ensure_pairs(engine, min(EXPORT_PAIRS, 24 * counts["articles"]))
             print(f"alignment pairs: {pairs}")
             run_queries(engine, args.repeat)
-            if not args.skip_candidates:
-                run_candidates(engine, args.repeat)
     finally:
         engine.dispose()
     if owned and not args.keep:
