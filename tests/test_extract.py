@@ -215,3 +215,14 @@ def test_fast_pass_only_when_it_finds_enough_paragraphs(monkeypatch: pytest.Monk
     modes.clear()
     extract(page(RUSSIAN), "https://news.example.org/ru")
     assert modes == [True, False]  # one paragraph: trafilatura's fallbacks get their turn
+
+
+def test_the_benchmark_site_pages_yield_their_story_and_no_chrome() -> None:
+    from bench.sitegen import LANGS, full_page_html, make_story, paragraphs_of
+
+    story = make_story(7, paragraphs=12)
+    html = full_page_html(story, "de", LANGS)
+    assert len(html) > 50_000  # a news site's chrome around the story
+    extraction = extract(html, "https://ledger.example/de/news/story-00007.html")
+    assert set(paragraphs_of(story, "de")) <= set(extraction.paragraphs)
+    assert not any("Newsletter" in p or "flag_" in p for p in extraction.paragraphs)

@@ -156,6 +156,21 @@ def test_run_counters_follow_outcomes(session: Session) -> None:
     assert (run.pages, run.new, run.unchanged, run.editions_added, run.errors) == (3, 2, 1, 2, 0)
 
 
+def test_run_counters_of_a_rolled_back_transaction_are_dropped(session: Session) -> None:
+    if session.in_transaction():
+        session.commit()
+    with session.begin():
+        run_id = store.start_run(session, []).id
+    with pytest.raises(RuntimeError), session.begin():
+        ingest(session, cluster_page("en"), run_id)
+        raise RuntimeError("the batch fails after the page was counted")
+    put(session, cluster_page("de"), run_id)
+    session.expire_all()
+    run = session.get_one(CrawlRun, run_id)
+    assert (run.pages, run.new, run.editions_added) == (1, 1, 1)
+    assert rows(session, Edition) == 1
+
+
 def test_declared_language_that_the_text_contradicts_is_flagged(session: Session) -> None:
     url = "https://news.example.com/fr/lyon-untranslated"
     put(session, fetched(url, article_html("fr", {}, paragraphs=TEXTS["en"], title=TITLES_EN)))
