@@ -79,6 +79,7 @@ class PairWork:
     tgt: Revision
     src_paragraphs: list[str]
     tgt_paragraphs: list[str]
+    alignment: Alignment | None  # the stored alignment of this pair, if any
 
 
 def align_here(pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
@@ -124,7 +125,7 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         return []
     src = revisions[hub.id]
     stored = {
-        a.tgt_edition_id: (a.src_revision_id, a.tgt_revision_id)
+        a.tgt_edition_id: a
         for a in session.scalars(select(Alignment).where(Alignment.src_edition_id == hub.id))
     }
     work = []
@@ -132,10 +133,12 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         tgt = revisions.get(other.id)
         if other.id == hub.id or tgt is None:
             continue
-        if not force and stored.get(other.id) == (src.id, tgt.id):
+        alignment = stored.get(other.id)
+        current = (alignment.src_revision_id, alignment.tgt_revision_id) if alignment else None
+        if not force and current == (src.id, tgt.id):
             continue
         texts = [p.text for p in src.paragraphs], [p.text for p in tgt.paragraphs]
-        work.append(PairWork(article, src, tgt, *texts))
+        work.append(PairWork(article, src, tgt, *texts, alignment))
     return work
 
 
@@ -151,12 +154,7 @@ def _held_back(edition: Edition) -> bool:
 
 
 def _write_alignment(session: Session, work: PairWork, beads: Sequence[Bead]) -> None:
-    src, tgt = work.src, work.tgt
-    alignment = session.scalar(
-        select(Alignment).where(
-            Alignment.src_edition_id == src.edition_id, Alignment.tgt_edition_id == tgt.edition_id
-        )
-    )
+    src, tgt, alignment = work.src, work.tgt, work.alignment
     if alignment is None:
         alignment = Alignment(
             article_id=work.article.id,
@@ -173,7 +171,9 @@ def _write_alignment(session: Session, work: PairWork, beads: Sequence[Bead]) ->
     alignment.src_revision_id, alignment.tgt_revision_id = src.id, tgt.id
     alignment.method = METHOD
     alignment.score = _mean_score(beads)
-    _replace_pairs(session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs)
+    _replace_pairs(
+        session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs, work.alignment is None
+    )
 
 
 def _mean_score(beads: Sequence[Bead]) -> float:
@@ -186,11 +186,11 @@ def _replace_pairs(
     beads: Sequence[Bead],
     src: Sequence[str],
     tgt: Sequence[str],
+    new: bool,
 ) -> None:
     """Write the new beads; carry decisions over by paragraph text, mark the rest stale."""
-    old = list(
-        session.scalars(select(AlignmentPair).where(AlignmentPair.alignment_id == alignment.id))
-    )
+    stored = select(AlignmentPair).where(AlignmentPair.alignment_id == alignment.id)
+    old = [] if new else list(session.scalars(stored))
     decided = {(p.src_sha256, p.tgt_sha256): p for p in old if p.status not in ("pending", "stale")}
     if old:
         session.execute(
