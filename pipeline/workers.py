@@ -3,16 +3,20 @@ thread."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from pipeline.align import Bead, align
 from pipeline.ingest import PageAnalysis, analyse
 from pipeline.page import FetchedPage
+
+logger = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
@@ -22,41 +26,96 @@ def default_workers() -> int:
 
 class AnalysisPool:
     """`analyse` and `align` in a pool of worker processes; with 0 workers, in the calling
-    thread."""
+    thread.
+
+    A worker that dies (killed for memory, or crashed in a parser) breaks a process pool for
+    good; here a fresh pool takes its place and the pages that were in flight are analysed
+    again, up to `RETRIES` times, so one bad page costs only its own analysis.
+    """
+
+    RETRIES = 2
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.executor: Executor | None = None
-        if workers > 0:
-            context = multiprocessing.get_context("forkserver")
-            # workers fork from a server that has imported the analysis modules once, sharing
-            # their memory (trafilatura, lxml, language profiles) instead of each loading them
-            context.set_forkserver_preload(["pipeline.workers"])
-            self.executor = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
-            )
+        self.restarts = 0
+        self.lock = threading.Lock()
+        self.executor: ProcessPoolExecutor | None = self._new_executor() if workers > 0 else None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        # workers fork from a server that has imported the analysis modules once, sharing
+        # their memory (trafilatura, lxml, language profiles) instead of each loading them
+        context.set_forkserver_preload(["pipeline.workers"])
+        return ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        )
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """The pool in place of `broken`: a new one, started once however many callers ask."""
+        with self.lock:
+            if self.executor is broken:
+                logger.error("an analysis worker died; starting a new pool of %d", self.workers)
+                self.executor = self._new_executor()  # a broken pool cleans up after itself
+                self.restarts += 1
+            assert self.executor is not None
+            return self.executor
 
     def submit(self, page: FetchedPage) -> Future[PageAnalysis]:
         """A future analysis of `page`."""
-        if self.executor is not None:
-            return self.executor.submit(analyse, page)
         future: Future[PageAnalysis] = Future()
-        try:
-            future.set_result(analyse(page))
-        except Exception as exc:  # handed to the caller through the future, as the pool does
-            future.set_exception(exc)
+        if self.executor is None:
+            try:
+                future.set_result(analyse(page))
+            except Exception as exc:  # handed to the caller through the future, as the pool does
+                future.set_exception(exc)
+            return future
+        self._attempt(page, future, self.RETRIES)
         return future
 
+    def _attempt(self, page: FetchedPage, outer: Future[PageAnalysis], retries: int) -> None:
+        executor = self.executor
+        assert executor is not None
+        try:
+            inner = executor.submit(analyse, page)
+        except BrokenProcessPool:
+            executor = self._replace(executor)
+            inner = executor.submit(analyse, page)
+
+        def settle(done: Future[PageAnalysis]) -> None:
+            error = BrokenProcessPool("cancelled") if done.cancelled() else done.exception()
+            if isinstance(error, BrokenProcessPool) and retries > 0:
+                self._replace(executor)
+                self._attempt(page, outer, retries - 1)
+            elif isinstance(error, BrokenProcessPool):
+                outer.set_exception(WorkerDied("the worker analysing this page died, twice"))
+            elif error is not None:
+                outer.set_exception(error)
+            else:
+                outer.set_result(done.result())
+
+        inner.add_done_callback(settle)
+
     def align_many(self, pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
-        """Align (source, target) paragraph lists on the workers; results in order."""
-        if self.executor is None:
+        """Align (source, target) paragraph lists on the workers; results in order (here, if
+        the pool breaks)."""
+        executor = self.executor
+        if executor is None:
             return [align(src, tgt) for src, tgt in pairs]
-        return list(self.executor.map(_align, pairs, chunksize=4))
+        try:
+            return list(executor.map(_align, pairs, chunksize=4))
+        except BrokenProcessPool:
+            self._replace(executor)
+            logger.warning("aligning %d pairs in the crawl process instead", len(pairs))
+            return [align(src, tgt) for src, tgt in pairs]
 
     def close(self) -> None:
         """Stop the workers once their work is done."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+class WorkerDied(RuntimeError):
+    """A page whose analysis killed its worker process on every attempt."""
 
 
 def _align(pair: tuple[list[str], list[str]]) -> list[Bead]:

@@ -1,0 +1,43 @@
+"""The analysis pool survives a worker that dies."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+
+from pipeline.page import FetchedPage
+from pipeline.workers import AnalysisPool
+
+HTML = (
+    "<html lang='en'><head><title>Bridge</title></head><body><article>"
+    + "".join(
+        f"<p>The harbour bridge reopened after repairs, part {n} of the story.</p>"
+        for n in range(6)
+    )
+    + "</article></body></html>"
+)
+
+
+def page(n: int) -> FetchedPage:
+    url = f"https://news.example.org/story-{n}"
+    return FetchedPage(url, url, 200, HTML.encode(), {"content-type": "text/html"})
+
+
+def test_a_killed_worker_is_replaced_and_its_pages_analysed_again() -> None:
+    pool = AnalysisPool(1)
+    try:
+        assert pool.submit(page(0)).result(timeout=60).failure is None
+        in_flight = [pool.submit(page(n)) for n in range(1, 4)]
+        for worker in multiprocessing.active_children():
+            os.kill(worker.pid, signal.SIGKILL)
+        later = pool.submit(page(4))
+        results = [future.result(timeout=60) for future in [*in_flight, later]]
+        assert [r.url for r in results] == [
+            f"https://news.example.org/story-{n}" for n in range(1, 5)
+        ]
+        assert all(r.failure is None and r.extraction for r in results)
+        assert pool.restarts >= 1
+        assert pool.align_many([(["One.", "Two."], ["Eins.", "Zwei."])])[0]
+    finally:
+        pool.close()
