@@ -149,6 +149,9 @@ class EditionsSpider(scrapy.Spider):
                 stale_after=settings.getfloat("NEWSALIGN_REDIS_STALE", 30.0),
             )
             crawler.signals.connect(spider.keep_alive, signal=signals.spider_idle)
+            # busy from the start: another process may find this one's requests before this
+            # one has had a response, and must not take the frontier for finished
+            crawler.signals.connect(spider.presence.busy, signal=signals.spider_opened)
             crawler.signals.connect(spider.presence.idle, signal=signals.spider_closed)
         return spider
 
