@@ -967,3 +967,8 @@ def align(
         )
         for i0, i1, j0, j1 in path
     ]
+
+
+def align_pairs(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[list[Bead]]:
+    """`align` on each (source, target) pair, in order."""
+    return [align(src, tgt) for src, tgt in pairs]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from pipeline.align import Bead, align
+from pipeline.align import Bead, align_pairs
 from pipeline.models import Alignment, AlignmentPair, Article, Edition, EditionLink, Revision
 from pipeline.pairing import mark_suspects, score_pairs
 from pipeline.store import sha256
@@ -65,7 +65,8 @@ def pivot(session: Session, editions: Sequence[Edition]) -> Edition:
 
 
 Aligner = Callable[[Sequence[tuple[list[str], list[str]]]], Iterable[list[Bead]]]
-"""Aligns many (source paragraphs, target paragraphs) pairs: here, or in worker processes."""
+"""Aligns many (source paragraphs, target paragraphs) pairs: `align_pairs` here, or
+`AnalysisPool.align_many` on worker processes."""
 ARTICLES_PER_ROUND = 50
 """Articles planned, aligned and written together, so memory stays bounded on `--all`."""
 
@@ -82,20 +83,15 @@ class PairWork:
     alignment: Alignment | None  # the stored alignment of this pair, if any
 
 
-def align_here(pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
-    """The default `Aligner`: align each pair in this process."""
-    return [align(src, tgt) for src, tgt in pairs]
-
-
 def align_article(
-    session: Session, article: Article, *, force: bool = False, aligner: Aligner = align_here
+    session: Session, article: Article, *, force: bool = False, aligner: Aligner = align_pairs
 ) -> int:
     """(Re)align an article's editions with its pivot; returns how many alignments were written."""
     return _align_work(session, outdated_pairs(session, article, force), aligner)
 
 
 def align_outdated(
-    session: Session, article_ids: Iterable[int] | None = None, aligner: Aligner = align_here
+    session: Session, article_ids: Iterable[int] | None = None, aligner: Aligner = align_pairs
 ) -> int:
     """Align every article (or those given) whose alignments are missing or out of date."""
     query = select(Article.id).order_by(Article.id)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from pipeline.align import Bead, align
+from pipeline.align import Bead, align, align_pairs
 from pipeline.ingest import PageAnalysis, analyse
 from pipeline.page import FetchedPage
 
@@ -99,14 +99,14 @@ class AnalysisPool:
         """Align (source, target) paragraph lists on the workers; results in order (here, if
         the pool breaks)."""
         executor = self.executor
-        if executor is None:
-            return [align(src, tgt) for src, tgt in pairs]
+        if executor is None or not pairs:
+            return align_pairs(pairs)
         try:
-            return list(executor.map(_align, pairs, chunksize=4))
+            return list(executor.map(align, *zip(*pairs, strict=True), chunksize=4))
         except BrokenProcessPool:
             self._replace(executor)
             logger.warning("aligning %d pairs in the crawl process instead", len(pairs))
-            return [align(src, tgt) for src, tgt in pairs]
+            return align_pairs(pairs)
 
     def close(self) -> None:
         """Stop the workers once their work is done."""
@@ -116,10 +116,6 @@ class AnalysisPool:
 
 class WorkerDied(RuntimeError):
     """A page whose analysis killed its worker process on every attempt."""
-
-
-def _align(pair: tuple[list[str], list[str]]) -> list[Bead]:
-    return align(*pair)
 
 
 def _exit_with(parent: int) -> None:
