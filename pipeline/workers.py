@@ -76,10 +76,14 @@ class AnalysisPool:
         executor = self.executor
         assert executor is not None
         try:
-            inner = executor.submit(analyse, page)
-        except BrokenProcessPool:
-            executor = self._replace(executor)
-            inner = executor.submit(analyse, page)
+            try:
+                inner = executor.submit(analyse, page)
+            except BrokenProcessPool:
+                executor = self._replace(executor)
+                inner = executor.submit(analyse, page)
+        except Exception as exc:  # e.g. the pool was shut down: never leave `outer` unsettled
+            outer.set_exception(exc)
+            return
 
         def settle(done: Future[PageAnalysis]) -> None:
             error = BrokenProcessPool("cancelled") if done.cancelled() else done.exception()
@@ -87,7 +91,8 @@ class AnalysisPool:
                 self._replace(executor)
                 self._attempt(page, outer, retries - 1)
             elif isinstance(error, BrokenProcessPool):
-                outer.set_exception(WorkerDied("the worker analysing this page died, twice"))
+                died = f"the worker analysing this page died on all {self.RETRIES + 1} attempts"
+                outer.set_exception(WorkerDied(died))
             elif error is not None:
                 outer.set_exception(error)
             else:
