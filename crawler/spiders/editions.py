@@ -66,6 +66,7 @@ class EditionsSpider(scrapy.Spider):
         self.presence: Presence | None = None
         """Set on a shared (Redis) frontier: tells the other processes this one is busy."""
         self.closing: asyncio.Future[None] | None = None
+        self.recheck: asyncio.TimerHandle | None = None
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
         self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -160,18 +161,25 @@ class EditionsSpider(scrapy.Spider):
         assert self.presence is not None
         self.presence.idle()
         if self.presence.others_busy():
-            asyncio.get_running_loop().call_later(IDLE_RECHECK_SECONDS, self._idle_again)
+            self._recheck_soon()
             raise DontCloseSpider("another process may still add requests to the frontier")
+
+    def _recheck_soon(self) -> None:
+        """Schedule one `_idle_again` (not one more for every spider_idle signal)."""
+        if self.recheck is None:
+            loop = asyncio.get_running_loop()
+            self.recheck = loop.call_later(IDLE_RECHECK_SECONDS, self._idle_again)
 
     def _idle_again(self) -> None:
         """Check again sooner than Scrapy's 5 s heartbeat: close once no process is busy."""
+        self.recheck = None
         engine = self.crawler.engine
         if self.presence is None or engine is None or not engine.running:
             return
         if not engine.spider_is_idle():
             return  # work arrived; Scrapy signals spider_idle again when it is done
         if self.presence.others_busy():
-            asyncio.get_running_loop().call_later(IDLE_RECHECK_SECONDS, self._idle_again)
+            self._recheck_soon()
         else:
             self.closing = asyncio.ensure_future(engine.close_spider_async(reason="finished"))
 
