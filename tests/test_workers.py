@@ -41,3 +41,10 @@ def test_a_killed_worker_is_replaced_and_its_pages_analysed_again() -> None:
         assert pool.align_many([(["One.", "Two."], ["Eins.", "Zwei."])])[0]
     finally:
         pool.close()
+
+
+def test_a_page_submitted_to_a_closed_pool_fails_through_its_future() -> None:
+    pool = AnalysisPool(1)
+    pool.close()
+    future = pool.submit(page(5))
+    assert isinstance(future.exception(timeout=10), RuntimeError)
