@@ -15,7 +15,15 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.align import Bead, align_pairs
-from pipeline.models import Alignment, AlignmentPair, Article, Edition, EditionLink, Revision
+from pipeline.models import (
+    Alignment,
+    AlignmentPair,
+    Article,
+    Edition,
+    EditionLink,
+    ReviewDecision,
+    Revision,
+)
 from pipeline.pairing import mark_suspects, score_pairs
 from pipeline.store import sha256
 
@@ -114,6 +122,7 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         return []
     hub = pivot(session, everyone)
     article.pivot_lang = hub.lang
+    _drop_other_pivots(session, article, hub)
     mark_suspects(everyone, hub, score_pairs(session, article))
     editions = [e for e in everyone if not _held_back(e)]
     revisions = current_revisions(session, [e.id for e in editions])
@@ -136,6 +145,27 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         texts = [p.text for p in src.paragraphs], [p.text for p in tgt.paragraphs]
         work.append(PairWork(article, src, tgt, *texts, alignment))
     return work
+
+
+def _drop_other_pivots(session: Session, article: Article, hub: Edition) -> None:
+    """Delete the article's alignments made from another pivot (chosen before an edition such
+    as the x-default one was stored), unless a person reviewed some of their pairs."""
+    reviewed = select(ReviewDecision.alignment_id).where(
+        ReviewDecision.alignment_id == Alignment.id
+    )
+    obsolete = list(
+        session.scalars(
+            select(Alignment.id).where(
+                Alignment.article_id == article.id,
+                Alignment.src_edition_id != hub.id,
+                ~reviewed.exists(),
+            )
+        )
+    )
+    if obsolete:
+        logger.info("article %s: %d alignments from an earlier pivot", article.id, len(obsolete))
+        session.execute(delete(AlignmentPair).where(AlignmentPair.alignment_id.in_(obsolete)))
+        session.execute(delete(Alignment).where(Alignment.id.in_(obsolete)))
 
 
 def _align_work(session: Session, work: Sequence[PairWork], aligner: Aligner) -> int:

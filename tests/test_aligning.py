@@ -102,3 +102,15 @@ def test_a_new_revision_keeps_decisions_on_unchanged_pairs_and_stales_the_rest(
         "approved",
     ]
     assert current[-1].status == "pending"  # the changed paragraph's pair awaits review again
+
+
+def test_alignments_from_an_earlier_pivot_go_when_the_x_default_edition_arrives(
+    session: Session,
+) -> None:
+    put(session, cluster_page("de"), cluster_page("fr"))
+    assert realign(session) == 1  # de and fr alone: one of them is the pivot
+    put(session, cluster_page("en"))
+    assert realign(session) == 2
+    en = session.scalar(select(Edition).where(Edition.url == CLUSTER["en"]))
+    sources = session.scalars(select(Alignment.src_edition_id)).all()
+    assert sources == [en.id, en.id]
