@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from crawler.items import PageItem
 from pipeline import store
-from pipeline.aligning import align_outdated
+from pipeline.crawl_aligner import CrawlAligner
 from pipeline.db import SchemaError, default_url, open_database, transaction
 from pipeline.ingest import PageAnalysis
 from pipeline.models import utcnow
-from pipeline.queries import articles_fetched_since
 from pipeline.workers import AnalysisPool, default_workers
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,8 @@ class StoragePipeline:
 
     Scrapy limits the items in flight (SCRAPER_SLOT_MAX_ACTIVE_SIZE), which holds back the
     downloads while the workers are busy, so memory stays bounded. Each page is stored whole or
-    not at all; articles touched by the crawl are aligned when it closes.
+    not at all; an article is aligned on the workers once all its declared editions are
+    stored, and the rest when the crawl closes.
     """
 
     def __init__(self, crawler: Crawler, db_url: str, run_id: int | None) -> None:
@@ -49,7 +49,9 @@ class StoragePipeline:
         self.workers = settings.getint("NEWSALIGN_WORKERS", -1)
         self.batch_size = settings.getint("NEWSALIGN_BATCH_SIZE", 20)
         self.flush_seconds = settings.getfloat("NEWSALIGN_FLUSH_SECONDS", 2.0)
+        self.align_live = settings.getbool("NEWSALIGN_ALIGN_LIVE", True)
         self.pool: AnalysisPool | None = None
+        self.aligner: CrawlAligner | None = None
         self.batch: list[PageAnalysis] = []
         self.pending: deque[tuple[PageItem, Future[PageAnalysis]]] = deque()
         self.last_flush = time.monotonic()
@@ -68,6 +70,7 @@ class StoragePipeline:
             self.engine = open_database(self.db_url)
         except SchemaError as exc:
             raise CloseSpider(str(exc)) from exc
+        self.aligner = CrawlAligner(self.engine, self.pool)
         if self.own_run:
             with Session(self.engine) as session, session.begin():
                 self.run_id = store.start_run(
@@ -130,6 +133,10 @@ class StoragePipeline:
             outcomes = [self._store_alone(analysis) for analysis in batch]
         for outcome in outcomes:
             self.count(outcome)
+        assert self.aligner is not None
+        self.aligner.stored(analysis.url for analysis in batch)
+        if self.align_live and not self.closing:
+            self.aligner.step()
 
     def _store(self, session: Session, analysis: PageAnalysis) -> str:
         return store.store_analysis(session, analysis, self.run_id)
@@ -162,8 +169,7 @@ class StoragePipeline:
             if self.engine is not None:
                 self._drain()
                 self.flush()
-                aligned = transaction(self.engine, self._finish)
-                logger.info("aligned %d edition pairs", aligned)
+                logger.info("aligned %d edition pairs", self._finish())
                 self.engine.dispose()
         finally:
             if self.pool is not None:
@@ -182,18 +188,16 @@ class StoragePipeline:
         )
         return "error"
 
-    def _finish(self, session: Session) -> int:
+    def _finish(self) -> int:
         # a resumed run does not re-fetch what the interrupted run stored, and that run did not
         # live to align it: align everything fetched since the interrupted run started
-        since = self.opened_at
         resumed = getattr(self.crawler.spider, "resume_since", None)
-        if resumed is not None and resumed < since:
-            since = resumed
-        assert self.pool is not None
-        touched = articles_fetched_since(session, since)
-        aligned = align_outdated(session, touched, self.pool.align_many)
+        since = resumed if resumed is not None and resumed < self.opened_at else None
+        assert self.aligner is not None and self.engine is not None
+        aligned = self.aligner.finish(since)
         if self.own_run and self.run_id is not None:
-            store.finish_run(session, self.run_id)
+            run_id = self.run_id
+            transaction(self.engine, lambda s: store.finish_run(s, run_id))
         return aligned
 
     def _progress(self) -> None:

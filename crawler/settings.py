@@ -48,6 +48,7 @@ NEWSALIGN_RUN_ID = None  # crawl_runs id created by the CLI; None: the pipeline 
 NEWSALIGN_PROGRESS_SECONDS = 5.0
 NEWSALIGN_CONDITIONAL_GET = True  # If-None-Match / If-Modified-Since for stored editions
 NEWSALIGN_SKIP_FRESH = True  # sitemap/feed entries not yet due for a re-fetch are skipped
+NEWSALIGN_ALIGN_LIVE = True  # align an article once all its declared editions are stored
 
 # No control ports: a crawl running from cron listens on nothing.
 TELNETCONSOLE_ENABLED = False

@@ -8,7 +8,7 @@ the new pair with the same paragraph texts; a decision whose paragraphs changed 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
@@ -81,38 +81,58 @@ ARTICLES_PER_ROUND = 50
 
 @dataclass(frozen=True)
 class PairWork:
-    """One edition pair whose alignment is missing or out of date."""
+    """One edition pair whose alignment is missing or out of date: plain data, so it can be
+    planned in one transaction and written in another after the workers aligned it."""
 
-    article: Article
-    src: Revision
-    tgt: Revision
+    src_edition_id: int
+    tgt_edition_id: int
+    src_revision_id: int
+    tgt_revision_id: int
     src_paragraphs: list[str]
     tgt_paragraphs: list[str]
-    alignment: Alignment | None  # the stored alignment of this pair, if any
+
+    @property
+    def texts(self) -> tuple[list[str], list[str]]:
+        """The (source, target) paragraphs, as an `Aligner` takes them."""
+        return self.src_paragraphs, self.tgt_paragraphs
 
 
 def align_article(
     session: Session, article: Article, *, force: bool = False, aligner: Aligner = align_pairs
 ) -> int:
     """(Re)align an article's editions with its pivot; returns how many alignments were written."""
-    return _align_work(session, outdated_pairs(session, article, force), aligner)
+    work = outdated_pairs(session, article, force)
+    return write_alignments(session, work, aligner([w.texts for w in work]), rewrite=force)
 
 
 def align_outdated(
     session: Session, article_ids: Iterable[int] | None = None, aligner: Aligner = align_pairs
 ) -> int:
     """Align every article (or those given) whose alignments are missing or out of date."""
+    written = 0
+    for chunk in article_rounds(session, article_ids):
+        work = plan(session, chunk)
+        written += write_alignments(session, work, aligner([w.texts for w in work]))
+    return written
+
+
+def article_rounds(
+    session: Session, article_ids: Iterable[int] | None = None
+) -> Iterator[list[int]]:
+    """The ids of every article (or of those given that still exist), `ARTICLES_PER_ROUND` at
+    a time."""
     query = select(Article.id).order_by(Article.id)
     if article_ids is not None:
         query = query.where(Article.id.in_(list(article_ids)))
     ids = list(session.scalars(query))
-    written = 0
     for start in range(0, len(ids), ARTICLES_PER_ROUND):
-        chunk = ids[start : start + ARTICLES_PER_ROUND]
-        articles = session.scalars(select(Article).where(Article.id.in_(chunk))).all()
-        work = [pair for article in articles for pair in outdated_pairs(session, article)]
-        written += _align_work(session, work, aligner)
-    return written
+        yield ids[start : start + ARTICLES_PER_ROUND]
+
+
+def plan(session: Session, article_ids: Sequence[int]) -> list[PairWork]:
+    """The outdated pairs of these articles (pivots chosen and suspects flagged on the way)."""
+    articles = session.scalars(select(Article).where(Article.id.in_(list(article_ids)))).all()
+    return [pair for article in articles for pair in outdated_pairs(session, article)]
 
 
 def outdated_pairs(session: Session, article: Article, force: bool = False) -> list[PairWork]:
@@ -130,20 +150,22 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         return []
     src = revisions[hub.id]
     stored = {
-        a.tgt_edition_id: a
-        for a in session.scalars(select(Alignment).where(Alignment.src_edition_id == hub.id))
+        tgt_edition: (src_revision, tgt_revision)
+        for tgt_edition, src_revision, tgt_revision in session.execute(
+            select(
+                Alignment.tgt_edition_id, Alignment.src_revision_id, Alignment.tgt_revision_id
+            ).where(Alignment.src_edition_id == hub.id)
+        )
     }
     work = []
     for other in editions:
         tgt = revisions.get(other.id)
         if other.id == hub.id or tgt is None:
             continue
-        alignment = stored.get(other.id)
-        current = (alignment.src_revision_id, alignment.tgt_revision_id) if alignment else None
-        if not force and current == (src.id, tgt.id):
+        if not force and stored.get(other.id) == (src.id, tgt.id):
             continue
         texts = [p.text for p in src.paragraphs], [p.text for p in tgt.paragraphs]
-        work.append(PairWork(article, src, tgt, *texts, alignment))
+        work.append(PairWork(hub.id, other.id, src.id, tgt.id, *texts))
     return work
 
 
@@ -168,38 +190,79 @@ def _drop_other_pivots(session: Session, article: Article, hub: Edition) -> None
         session.execute(delete(Alignment).where(Alignment.id.in_(obsolete)))
 
 
-def _align_work(session: Session, work: Sequence[PairWork], aligner: Aligner) -> int:
-    beads = aligner([(w.src_paragraphs, w.tgt_paragraphs) for w in work])
-    for pair, pair_beads in zip(work, beads, strict=True):
-        _write_alignment(session, pair, pair_beads)
-    return len(work)
-
-
 def _held_back(edition: Edition) -> bool:
     return any(flag in ALIGNABLE_FLAGS for flag in edition.flags or [])
 
 
-def _write_alignment(session: Session, work: PairWork, beads: Sequence[Bead]) -> None:
-    src, tgt, alignment = work.src, work.tgt, work.alignment
+def write_alignments(
+    session: Session,
+    work: Sequence[PairWork],
+    beads: Iterable[Sequence[Bead]],
+    *,
+    rewrite: bool = False,
+) -> int:
+    """Store the beads of each planned pair; returns how many alignments were written.
+
+    A pair whose editions got a newer revision since it was planned, or whose alignment is
+    already at those revisions (another crawl process wrote it), is skipped: the plan may be
+    older than the transaction that writes it. `rewrite` writes current alignments again.
+    """
+    editions = {e for w in work for e in (w.src_edition_id, w.tgt_edition_id)}
+    current = {e: r.id for e, r in current_revisions(session, editions).items()}
+    article_of = {
+        edition_id: article_id
+        for edition_id, article_id in session.execute(
+            select(Edition.id, Edition.article_id).where(Edition.id.in_(editions))
+        )
+    }
+    stored = {
+        (a.src_edition_id, a.tgt_edition_id): a
+        for a in session.scalars(
+            select(Alignment).where(Alignment.src_edition_id.in_({w.src_edition_id for w in work}))
+        )
+    }
+    written = 0
+    for pair, pair_beads in zip(work, beads, strict=True):
+        if (current.get(pair.src_edition_id), current.get(pair.tgt_edition_id)) != _revisions(pair):
+            continue
+        alignment = stored.get((pair.src_edition_id, pair.tgt_edition_id))
+        if alignment is not None and not rewrite and _revisions(alignment) == _revisions(pair):
+            continue
+        _write_alignment(session, pair, pair_beads, article_of[pair.src_edition_id], alignment)
+        written += 1
+    return written
+
+
+def _revisions(row: Alignment | PairWork) -> tuple[int, int]:
+    return row.src_revision_id, row.tgt_revision_id
+
+
+def _write_alignment(
+    session: Session,
+    work: PairWork,
+    beads: Sequence[Bead],
+    article_id: int,
+    alignment: Alignment | None,
+) -> None:
+    new = alignment is None
     if alignment is None:
         alignment = Alignment(
-            article_id=work.article.id,
-            src_edition_id=src.edition_id,
-            tgt_edition_id=tgt.edition_id,
-            src_revision_id=src.id,
-            tgt_revision_id=tgt.id,
+            article_id=article_id,
+            src_edition_id=work.src_edition_id,
+            tgt_edition_id=work.tgt_edition_id,
+            src_revision_id=work.src_revision_id,
+            tgt_revision_id=work.tgt_revision_id,
             method=METHOD,
             score=0.0,
         )
         session.add(alignment)
         session.flush()
-    alignment.article_id = work.article.id
-    alignment.src_revision_id, alignment.tgt_revision_id = src.id, tgt.id
+    alignment.article_id = article_id
+    alignment.src_revision_id = work.src_revision_id
+    alignment.tgt_revision_id = work.tgt_revision_id
     alignment.method = METHOD
     alignment.score = _mean_score(beads)
-    _replace_pairs(
-        session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs, work.alignment is None
-    )
+    _replace_pairs(session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs, new)
 
 
 def _mean_score(beads: Sequence[Bead]) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from pipeline.align import Bead, align, align_pairs
+from pipeline.align import Bead, align_pairs
 from pipeline.ingest import PageAnalysis, analyse
 from pipeline.page import FetchedPage
 
@@ -103,20 +103,61 @@ class AnalysisPool:
     def align_many(self, pairs: Sequence[tuple[list[str], list[str]]]) -> list[list[Bead]]:
         """Align (source, target) paragraph lists on the workers; results in order (here, if
         the pool breaks)."""
-        executor = self.executor
-        if executor is None or not pairs:
-            return align_pairs(pairs)
         try:
-            return list(executor.map(align, *zip(*pairs, strict=True), chunksize=4))
+            return self.align_later(pairs).result()
         except BrokenProcessPool:
-            self._replace(executor)
             logger.warning("aligning %d pairs in the crawl process instead", len(pairs))
             return align_pairs(pairs)
+
+    def align_later(self, pairs: Sequence[tuple[list[str], list[str]]]) -> Future[list[list[Bead]]]:
+        """A future alignment of (source, target) paragraph lists, spread over the workers;
+        aligned here at once without workers. A broken pool fails the future (and is replaced)."""
+        outer: Future[list[list[Bead]]] = Future()
+        executor = self.executor
+        if executor is None or not pairs:
+            outer.set_result(align_pairs(pairs))
+            return outer
+        size = max(1, -(-len(pairs) // (2 * self.workers)))
+        try:
+            parts = [
+                executor.submit(align_pairs, pairs[start : start + size])
+                for start in range(0, len(pairs), size)
+            ]
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            outer.set_exception(exc)
+            return outer
+        except Exception as exc:  # e.g. the pool was shut down
+            outer.set_exception(exc)
+            return outer
+
+        lock = threading.Lock()
+
+        def gather(_: Future[list[list[Bead]]]) -> None:
+            with lock:
+                if outer.done() or not all(part.done() for part in parts):
+                    return
+                errors = [_error_of(part) for part in parts]
+                error = next((e for e in errors if e is not None), None)
+                if error is None:
+                    outer.set_result([beads for part in parts for beads in part.result()])
+                    return
+                if isinstance(error, BrokenProcessPool):
+                    self._replace(executor)
+                outer.set_exception(error)
+
+        for part in parts:
+            part.add_done_callback(gather)
+        return outer
 
     def close(self) -> None:
         """Stop the workers once their work is done."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _error_of(future: Future[list[list[Bead]]]) -> BaseException | None:
+    return BrokenProcessPool("cancelled") if future.cancelled() else future.exception()
 
 
 class WorkerDied(RuntimeError):

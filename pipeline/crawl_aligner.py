@@ -1,0 +1,133 @@
+"""Aligning while a crawl runs: each article as soon as every edition it declares is stored.
+
+The crawl's thread plans an article's pairs (pivot, suspects) in one transaction, the workers
+align them while the crawl goes on, and the crawl's thread writes the beads in another
+transaction. Articles that never complete (an alternate on another host, a 404) and any whose
+alignment was overtaken by a newer revision are aligned when the crawl ends, as are the articles
+an interrupted run stored. Writing re-checks the revisions, so a plan overtaken by another
+crawl process is never written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, wait
+from datetime import datetime
+
+from sqlalchemy import Engine, case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from pipeline.align import Bead
+from pipeline.aligning import PairWork, article_rounds, plan, write_alignments
+from pipeline.db import transaction
+from pipeline.models import Article, Edition, EditionLink
+from pipeline.queries import articles_fetched_since
+from pipeline.store import CLUSTER_SOURCES
+from pipeline.workers import AnalysisPool
+
+logger = logging.getLogger(__name__)
+
+IN_FLIGHT = 2
+"""Planned rounds aligned on the workers at once at the end of a crawl."""
+
+
+class CrawlAligner:
+    """Aligns the articles of the pages a crawl stores, during the crawl and at its end."""
+
+    def __init__(self, engine: Engine, pool: AnalysisPool) -> None:
+        self.engine = engine
+        self.pool = pool
+        self.stored_urls: list[str] = []
+        self.touched: set[int] = set()
+        self.waiting: set[int] = set()
+        self.running: list[tuple[list[PairWork], Future[list[list[Bead]]]]] = []
+        self.written = 0
+
+    def stored(self, urls: Iterable[str]) -> None:
+        """Note the URLs of editions just committed."""
+        self.stored_urls.extend(urls)
+
+    def step(self) -> None:
+        """Write the rounds the workers finished; plan and start the articles now complete."""
+        self._write(wait_all=False)
+        urls, self.stored_urls = self.stored_urls, []
+        if not urls and not self.waiting:
+            return
+        ready = transaction(self.engine, lambda s: self._ready(s, urls))
+        if ready:
+            self._start(transaction(self.engine, lambda s: plan(s, sorted(ready))))
+
+    def finish(self, since: datetime | None = None) -> int:
+        """Align what is left (and every article fetched since `since`, for a resumed run);
+        returns how many alignments this crawl wrote."""
+        self._write(wait_all=True)
+        urls, self.stored_urls = self.stored_urls, []
+        if urls:
+            transaction(self.engine, lambda s: self._ready(s, urls))
+        ids = self.touched
+        if since is not None:
+            ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
+        for chunk in transaction(self.engine, lambda s: list(article_rounds(s, ids))):
+            self._start(transaction(self.engine, lambda s, c=chunk: plan(s, c)))
+            while len(self.running) >= IN_FLIGHT:
+                wait([future for _, future in self.running], return_when="FIRST_COMPLETED")
+                self._write(wait_all=False)
+        self._write(wait_all=True)
+        return self.written
+
+    def _ready(self, session: Session, urls: Sequence[str]) -> set[int]:
+        """Note the articles of `urls`; take out of the waiting set those now complete."""
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            found = set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
+            self.touched |= found
+            self.waiting |= found
+        if not self.waiting:
+            return set()
+        ready = complete_articles(session, self.waiting)
+        existing = set(
+            session.scalars(select(Article.id).where(Article.id.in_(list(self.waiting))))
+        )
+        self.waiting &= existing - ready  # merged articles live on in the article they joined
+        return ready
+
+    def _start(self, work: list[PairWork]) -> None:
+        if work:
+            self.running.append((work, self.pool.align_later([w.texts for w in work])))
+
+    def _write(self, *, wait_all: bool) -> None:
+        """Write the finished rounds (all of them, waiting, if `wait_all`)."""
+        keep = []
+        for work, future in self.running:
+            if not wait_all and not future.done():
+                keep.append((work, future))
+                continue
+            try:
+                beads = future.result()
+            except Exception as exc:  # the end of the crawl aligns these articles again
+                logger.warning("aligning %d pairs failed: %r", len(work), exc)
+                continue
+            self.written += transaction(
+                self.engine, lambda s, w=work, b=beads: write_alignments(s, w, b)
+            )
+        self.running = keep
+
+
+def complete_articles(session: Session, article_ids: Iterable[int]) -> set[int]:
+    """Of these articles, those with two or more editions, every one of whose declared
+    alternates (hreflang, sitemap) is an edition of the same article."""
+    target = aliased(Edition)
+    outside = func.sum(case((target.article_id == Edition.article_id, 0), else_=1))
+    query = (
+        select(Edition.article_id)
+        .join(EditionLink, EditionLink.edition_id == Edition.id)
+        .outerjoin(target, target.url == EditionLink.target_url)
+        .where(
+            Edition.article_id.in_(list(article_ids)),
+            EditionLink.source.in_(CLUSTER_SOURCES),
+        )
+        .group_by(Edition.article_id)
+        .having(outside == 0, func.count(func.distinct(Edition.id)) > 1)
+    )
+    return set(session.scalars(query))

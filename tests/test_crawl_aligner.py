@@ -1,0 +1,112 @@
+"""Aligning during a crawl: complete articles at once, the rest at the end, overtaken plans
+never written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from pipeline.align import align_pairs
+from pipeline.aligning import plan, write_alignments
+from pipeline.crawl_aligner import CrawlAligner, complete_articles
+from pipeline.db import open_database, transaction
+from pipeline.models import Alignment, Article, Edition, Revision
+from pipeline.store import ingest
+from pipeline.workers import AnalysisPool
+from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()
+
+
+def put(engine: Engine, *pages) -> list[str]:
+    for page in pages:
+        transaction(engine, lambda s, p=page: ingest(s, p, None))
+    return [page.url for page in pages]
+
+
+def alignments(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(Alignment)) or 0
+
+
+def article_id(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalars(select(Article.id)).one()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_article_is_aligned_once_every_declared_edition_is_stored(
+    engine: Engine, workers: int
+) -> None:
+    pool = AnalysisPool(workers)
+    try:
+        aligner = CrawlAligner(engine, pool)
+        aligner.stored(put(engine, cluster_page("en"), cluster_page("de")))
+        aligner.step()  # fr is declared and not stored yet: the article waits
+        assert alignments(engine) == 0
+        assert aligner.waiting == {article_id(engine)}
+        aligner.stored(put(engine, cluster_page("fr")))
+        aligner.step()
+        for _ in range(200):  # the workers' results are written by a later step
+            if not aligner.running:
+                break
+            aligner.running[0][1].result(timeout=30)
+            aligner.step()
+        assert alignments(engine) == 2
+        assert aligner.waiting == set()
+        assert aligner.finish() == 2  # nothing left for the end: the 2 written during the crawl
+        assert alignments(engine) == 2
+    finally:
+        pool.close()
+
+
+def test_articles_that_never_complete_are_aligned_at_the_end(engine: Engine) -> None:
+    """An alternate that is never stored (another host, a 404) leaves the article to the end."""
+    pool = AnalysisPool(0)
+    aligner = CrawlAligner(engine, pool)
+    aligner.stored(put(engine, cluster_page("en"), cluster_page("fr")))
+    aligner.step()
+    assert alignments(engine) == 0
+    assert aligner.finish() == 1
+    with Session(engine) as session:
+        pair = session.execute(select(Alignment.src_edition_id, Alignment.tgt_edition_id)).one()
+        urls = {row.id: row.url for row in session.execute(select(Edition.id, Edition.url))}
+    assert (urls[pair[0]], urls[pair[1]]) == (CLUSTER["en"], CLUSTER["fr"])
+
+
+def test_complete_articles_needs_every_declared_alternate_in_the_article(engine: Engine) -> None:
+    put(engine, cluster_page("en"), cluster_page("de"))
+    with Session(engine) as session:
+        assert complete_articles(session, [article_id(engine)]) == set()
+    put(engine, cluster_page("fr"))
+    with Session(engine) as session:
+        assert complete_articles(session, [article_id(engine)]) == {article_id(engine)}
+
+
+def test_a_plan_overtaken_by_a_new_revision_is_not_written(engine: Engine) -> None:
+    """Another process stored a new revision between planning and writing: the old beads are
+    dropped, and the pair stays outdated for the next plan."""
+    put(engine, *(cluster_page(lang) for lang in ("en", "de", "fr")))
+    work = transaction(engine, lambda s: plan(s, [article_id(engine)]))
+    assert len(work) == 2
+    beads = align_pairs([w.texts for w in work])
+    changed = [*TEXTS["de"][:-1], "Ein ganz neuer letzter Absatz über die Bäume am Ufer der Rhône."]
+    html = article_html("de", {**CLUSTER, "x-default": CLUSTER["en"]}, paragraphs=changed)
+    put(engine, fetched(CLUSTER["de"], html))
+    assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 1  # fr only
+    with Session(engine) as session:
+        de = session.scalars(select(Edition.id).where(Edition.url == CLUSTER["de"])).one()
+        assert (
+            session.scalar(select(func.max(Revision.number)).where(Revision.edition_id == de)) == 2
+        )
+    again = transaction(engine, lambda s: plan(s, [article_id(engine)]))
+    assert [w.tgt_edition_id for w in again] == [de]
+    assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 0  # both stale
