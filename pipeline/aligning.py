@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from pipeline.align import Bead, align_pairs
 from pipeline.models import (
@@ -21,6 +21,7 @@ from pipeline.models import (
     Article,
     Edition,
     EditionLink,
+    Paragraph,
     ReviewDecision,
     Revision,
 )
@@ -131,7 +132,11 @@ def article_rounds(
 
 def plan(session: Session, article_ids: Sequence[int]) -> list[PairWork]:
     """The outdated pairs of these articles (pivots chosen and suspects flagged on the way)."""
-    articles = session.scalars(select(Article).where(Article.id.in_(list(article_ids)))).all()
+    articles = session.scalars(
+        select(Article)
+        .where(Article.id.in_(list(article_ids)))
+        .options(selectinload(Article.editions))
+    ).all()
     return [pair for article in articles for pair in outdated_pairs(session, article)]
 
 
@@ -157,16 +162,31 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
             ).where(Alignment.src_edition_id == hub.id)
         )
     }
-    work = []
-    for other in editions:
-        tgt = revisions.get(other.id)
-        if other.id == hub.id or tgt is None:
-            continue
-        if not force and stored.get(other.id) == (src.id, tgt.id):
-            continue
-        texts = [p.text for p in src.paragraphs], [p.text for p in tgt.paragraphs]
-        work.append(PairWork(hub.id, other.id, src.id, tgt.id, *texts))
-    return work
+    outdated = [
+        revisions[e.id]
+        for e in editions
+        if e.id != hub.id
+        and e.id in revisions
+        and (force or stored.get(e.id) != (src.id, revisions[e.id].id))
+    ]
+    texts = paragraph_texts(session, [src.id, *(tgt.id for tgt in outdated)]) if outdated else {}
+    return [
+        PairWork(hub.id, tgt.edition_id, src.id, tgt.id, texts[src.id], texts[tgt.id])
+        for tgt in outdated
+    ]
+
+
+def paragraph_texts(session: Session, revision_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The paragraph texts of each revision, in order (an empty list for none)."""
+    texts: dict[int, list[str]] = {revision_id: [] for revision_id in revision_ids}
+    rows = session.execute(
+        select(Paragraph.revision_id, Paragraph.text)
+        .where(Paragraph.revision_id.in_(list(texts)))
+        .order_by(Paragraph.revision_id, Paragraph.position)
+    )
+    for revision_id, text in rows:
+        texts[revision_id].append(text)
+    return texts
 
 
 def _drop_other_pivots(session: Session, article: Article, hub: Edition) -> None:
