@@ -10,12 +10,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, event, func, insert, or_, select, text, update
+from sqlalchemy import Row, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _TALLY = "newsalign_run_tally"
+_SITES = "newsalign_sites"
 
 CLUSTER_SOURCES = frozenset({"head", "header", "sitemap"})
 """Link sources trusted to join editions into one article even when one-way."""
@@ -170,7 +171,8 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
         return _not_modified(session, analysis, run_id)
     assert analysis.signals and analysis.extraction and analysis.tags
     _lock_cluster(session, analysis)
-    refusal = _not_an_edition(session, analysis)
+    stored = session.scalar(select(Edition).where(Edition.url == analysis.url))
+    refusal = _not_an_edition(session, analysis, stored is not None)
     if refusal:
         record_error(
             session,
@@ -182,15 +184,38 @@ def store_analysis(session: Session, analysis: PageAnalysis, run_id: int | None)
             found_from=page.found_from,
         )
         return "error"
-    edition, outcome = _upsert_edition(session, analysis)
-    _store_links(session, edition, analysis.signals.links, new=outcome == "new")
-    _cluster(session, edition, _pattern_origin(session, edition, page))
+    edition, outcome = _store_edition(session, analysis, stored)
     if outcome == "changed":
         _flag_stale_translations(session, edition)
     count(session, run_id, outcome)
     if outcome == "new":
         count(session, run_id, "editions_added")
     return outcome
+
+
+def _store_edition(
+    session: Session, analysis: PageAnalysis, edition: Edition | None
+) -> tuple[Edition, str]:
+    """Upsert the page's edition (`edition` when stored) and its links, and put it in its
+    article; returns the edition and its outcome."""
+    page, signals = analysis.page, analysis.signals
+    assert signals is not None
+    stored = _stored_links(session, edition)
+    declared = {(link.url, link.hreflang, link.source): link for link in signals.links}
+    near = _read_surroundings(session, analysis.url, {key[0] for key in [*stored, *declared]})
+    origin = _pattern_origin(session, page)
+    linked = near.confident_articles([*stored, *declared])
+    if origin is not None:
+        linked.add(origin.article_id)
+    edition, outcome, placed = _upsert_edition(session, analysis, edition, linked)
+    _store_links(session, edition, declared, stored, near)
+    if origin is not None:
+        _record_pattern_link(session, origin, edition, page, near)
+    if placed is None:
+        _cluster(session, edition, linked)
+    else:
+        _refresh_article(session, placed.article, [*placed.members, edition])
+    return edition, outcome
 
 
 def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
@@ -207,21 +232,26 @@ def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
     urls = {analysis.url, *(link.url for link in analysis.signals.links)}
     if analysis.page.found_from:
         urls.add(canonicalize_url(analysis.page.found_from) or analysis.page.found_from)
-    for key in sorted(advisory_key(url) for url in urls):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k)"
+            " FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"  # evaluated in this order
+        ),
+        {"keys": sorted({advisory_key(url) for url in urls})},
+    )
 
 
-def _not_an_edition(session: Session, analysis: PageAnalysis) -> str | None:
+def _not_an_edition(session: Session, analysis: PageAnalysis, stored: bool) -> str | None:
     """Why a page reached by a menu or URL pattern is not an edition of the page that led here.
 
     A menu target must link back (menu or hreflang) to that page; a URL-pattern guess must also
-    look like a translation of it (pair confidence). None when it is acceptable.
+    look like a translation of it (pair confidence). None when it is acceptable, or `stored`.
     """
     page, signals = analysis.page, analysis.signals
     assert signals is not None
     if page.found_via not in ("menu", "pattern") or not page.found_from:
         return None
-    if session.scalar(select(Edition.id).where(Edition.url == analysis.url)):
+    if stored:
         return None
     origin = canonicalize_url(page.found_from) or page.found_from
     if page.found_via == "menu":
@@ -296,33 +326,34 @@ def _flag_stale_translations(session: Session, edition: Edition) -> None:
             logger.info("edition %r may be a stale translation of %r", other.url, edition.url)
 
 
-def _upsert_edition(session: Session, analysis: PageAnalysis) -> tuple[Edition, str]:
-    signals, extraction, tags, page = (
-        analysis.signals,
-        analysis.extraction,
-        analysis.tags,
-        analysis.page,
-    )
-    assert signals and extraction and tags
-    edition = session.scalar(select(Edition).where(Edition.url == signals.url))
-    outcome = "unchanged"
+def _upsert_edition(
+    session: Session, analysis: PageAnalysis, edition: Edition | None, linked: set[int]
+) -> tuple[Edition, str, _Placement | None]:
+    """Store the page's edition (stored as `edition`, or new) with its facts and text.
+
+    Returns the edition, its outcome and, for a new edition put in its final article, that
+    placement (None when `_cluster` must still merge or contest articles).
+    """
+    signals, extraction, page = analysis.signals, analysis.extraction, analysis.page
+    assert signals and extraction
+    outcome, placed = "unchanged", None
     if edition is None:
         site = _site(session, signals.url)
-        article = Article(site_id=site.id, cluster_key=signals.url, flags=[])
-        session.add(article)
-        session.flush()
         edition = Edition(
             url=signals.url,
-            article_id=article.id,
             site_id=site.id,
             found_via=page.found_via,
             found_from=page.found_from,
             first_seen=page.fetched_at,
             flags=[],
         )
+        _set_facts(edition, analysis)
+        article, placed = _place(session, edition, linked)
+        edition.article_id = article.id
         session.add(edition)
         outcome = "new"
-    _set_facts(edition, analysis)
+    else:
+        _set_facts(edition, analysis)
     text = extraction.text
     digest = sha256(text)
     if outcome == "new" or digest != edition.text_sha256:
@@ -331,16 +362,54 @@ def _upsert_edition(session: Session, analysis: PageAnalysis) -> tuple[Edition, 
     if outcome != "unchanged":
         _set_text(session, edition, analysis, text, digest, first=outcome == "new")
     session.flush()
-    return edition, outcome
+    return edition, outcome, placed
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """The final article of a new edition, and the editions that were in it already."""
+
+    article: Article
+    members: list[Edition]
+
+
+def _place(
+    session: Session, edition: Edition, linked: set[int]
+) -> tuple[Article, _Placement | None]:
+    """The article a new edition goes in, and whether that is final.
+
+    A new edition confidently linked to one article only, with no edition in its language,
+    joins it; one linked to none gets a new article of its own. Otherwise it gets a new article
+    too, not final (None): `_cluster` merges or contests the articles afterwards.
+    """
+    if len(linked) == 1:
+        (article_id,) = linked
+        article, members = _members(session, article_id)
+        if article is not None and all(slot(member) != slot(edition) for member in members):
+            return article, _Placement(article, members)
+    article = Article(site_id=edition.site_id, cluster_key=edition.url, flags=[])
+    session.add(article)
+    session.flush()
+    return article, None if linked else _Placement(article, [])
 
 
 def _site(session: Session, url: str) -> Site:
+    """The site of a URL's host, added when new; kept loaded for the rest of the session."""
     host = urlsplit(url).hostname or ""
+    site = session.info.get(_SITES, {}).get(host)
+    if site is not None and site in session:  # not when a rollback dropped it
+        return site
     site = session.scalar(select(Site).where(Site.host == host))
     if site is None:
         site = Site(host=host)
         session.add(site)
         session.flush()
+    return _remember(session, site)
+
+
+def _remember(session: Session, site: Site) -> Site:
+    """Keep a site loaded in the session (its identity map holds objects weakly)."""
+    session.info.setdefault(_SITES, {})[site.host] = site
     return site
 
 
@@ -364,19 +433,20 @@ def _set_text(
     if not first:
         latest = select(func.max(Revision.number)).where(Revision.edition_id == edition.id)
         number += session.scalar(latest) or 0
-    revision = Revision(
-        edition_id=edition.id,
-        number=number,
-        title=extraction.title,
-        text=text,
-        text_sha256=digest,
-        word_count=words,
-        fetched_at=analysis.page.fetched_at,
+    revision_id = session.scalar(
+        insert(Revision).returning(Revision.id),
+        {
+            "edition_id": edition.id,
+            "number": number,
+            "title": extraction.title,
+            "text": text,
+            "text_sha256": digest,
+            "word_count": words,
+            "fetched_at": analysis.page.fetched_at,
+        },
     )
-    session.add(revision)
-    session.flush()
     rows = [
-        {"revision_id": revision.id, "position": i, "text": p, "lang": lang}
+        {"revision_id": revision_id, "position": i, "text": p, "lang": lang}
         for i, (p, lang) in enumerate(zip(extraction.paragraphs, tags.paragraph_langs, strict=True))
     ]
     if rows:  # one executemany, NULL languages included, instead of an ORM object per row
@@ -430,92 +500,153 @@ def _edition_flags(edition: Edition, links: Iterable[DeclaredLink]) -> list[str]
 # --- links and clusters ---------------------------------------------------------------------
 
 
-def _store_links(
-    session: Session, edition: Edition, links: Iterable[DeclaredLink], new: bool
-) -> None:
-    """Upsert the alternates the page declares and settle reciprocity both ways."""
+LinkKey = tuple[str, str, str]
+"""An edition link's identity: target URL, hreflang, source."""
+
+
+@dataclass(frozen=True)
+class _Surroundings:
+    """What is stored around an edition's URL, read once before its links are written."""
+
+    url: str
+    targets: dict[str, tuple[int, int]]
+    """(edition id, article id) of each stored edition the page links to, itself excepted."""
+    incoming: list[Row[tuple[int, int, str, bool, str, int]]]
+    """Every stored link to the URL: link id, edition id, source, reciprocal, edition URL and
+    article id of the linking edition."""
+    linking: frozenset[str]
+    """URLs of the stored editions that link to the URL."""
+
+    def links_back(self, url: str) -> bool:
+        """Whether a link from this URL to `url` is reciprocal (a link to itself is)."""
+        return url == self.url or url in self.linking
+
+    def confident_articles(self, outgoing: Iterable[LinkKey]) -> set[int]:
+        """Articles of the editions linked to or from this URL by a link that can join clusters,
+        reciprocity counted as it stands once this page's links are stored."""
+        out = {
+            self.targets[url][1]
+            for url, _, source in outgoing
+            if url in self.targets and (source in CLUSTER_SOURCES or self.links_back(url))
+        }
+        incoming = {
+            row.article_id
+            for row in self.incoming
+            if row.source in CLUSTER_SOURCES or row.reciprocal or row.url in self.targets
+        }
+        return out | incoming
+
+
+def _stored_links(session: Session, edition: Edition | None) -> dict[LinkKey, EditionLink]:
+    """The links a stored edition declared before, by identity."""
+    if edition is None:
+        return {}
     stored = select(EditionLink).where(EditionLink.edition_id == edition.id)
-    existing = {
-        (link.target_url, link.hreflang, link.source): link
-        for link in ([] if new else session.scalars(stored))
-    }
-    for link in links:
-        key = (link.url, link.hreflang, link.source)
-        if key not in existing:
-            row = EditionLink(
-                edition_id=edition.id,
-                target_url=link.url,
-                hreflang=link.hreflang,
-                source=link.source,
-            )
-            session.add(row)
-            existing[key] = row
-    session.flush()
-    _settle_reciprocity(session, edition, list(existing.values()))
+    return {(link.target_url, link.hreflang, link.source): link for link in session.scalars(stored)}
 
 
-def _settle_reciprocity(session: Session, edition: Edition, outgoing: list[EditionLink]) -> None:
-    targets = {link.target_url for link in outgoing if link.target_url != edition.url}
-    target_ids = dict(
-        session.execute(select(Edition.url, Edition.id).where(Edition.url.in_(targets))).all()
-    )
-    linking_back = set(
-        session.scalars(
-            select(Edition.url)
-            .join(EditionLink, EditionLink.edition_id == Edition.id)
-            .where(EditionLink.target_url == edition.url, Edition.url.in_(targets))
+def _read_surroundings(session: Session, url: str, targets: set[str]) -> _Surroundings:
+    """The stored editions among `targets` and the stored links to `url` (two queries)."""
+    others, found = targets - {url}, {}
+    if others:
+        stored = select(Edition.url, Edition.id, Edition.article_id).where(Edition.url.in_(others))
+        found = {row.url: (row.id, row.article_id) for row in session.execute(stored)}
+    incoming = session.execute(
+        select(
+            EditionLink.id,
+            EditionLink.edition_id,
+            EditionLink.source,
+            EditionLink.reciprocal,
+            Edition.url,
+            Edition.article_id,
         )
+        .join(Edition, Edition.id == EditionLink.edition_id)
+        .where(EditionLink.target_url == url)
     )
-    for link in outgoing:
-        link.reciprocal = link.target_url == edition.url or link.target_url in linking_back
-    back_ids = [target_ids[url] for url in linking_back]
-    if back_ids:
+    rows = list(incoming)
+    return _Surroundings(url, found, rows, frozenset(row.url for row in rows))
+
+
+def _store_links(
+    session: Session,
+    edition: Edition,
+    declared: dict[LinkKey, DeclaredLink],
+    stored: dict[LinkKey, EditionLink],
+    near: _Surroundings,
+) -> None:
+    """Insert the alternates the page declares anew and settle reciprocity both ways."""
+    for (url, _, _), link in stored.items():
+        link.reciprocal = near.links_back(url)
+    rows = [
+        {
+            "edition_id": edition.id,
+            "target_url": url,
+            "hreflang": hreflang,
+            "source": source,
+            "reciprocal": near.links_back(url),
+        }
+        for url, hreflang, source in declared
+        if (url, hreflang, source) not in stored
+    ]
+    if rows:  # one executemany instead of an ORM object per row
+        session.execute(insert(EditionLink), rows)
+    now_reciprocal = [
+        row.id for row in near.incoming if row.url in near.targets and not row.reciprocal
+    ]
+    if now_reciprocal:
         session.execute(
-            update(EditionLink)
-            .where(EditionLink.edition_id.in_(back_ids), EditionLink.target_url == edition.url)
-            .values(reciprocal=True)
+            update(EditionLink).where(EditionLink.id.in_(now_reciprocal)).values(reciprocal=True)
         )
 
 
-def _pattern_origin(session: Session, edition: Edition, page: FetchedPage) -> set[int]:
-    """For an edition found by URL pattern (its content already checked), the article of the
-    page it was guessed from, recorded as a `pattern` link from that page."""
+def _pattern_origin(session: Session, page: FetchedPage) -> Edition | None:
+    """For an edition found by URL pattern (its content already checked), the stored page it
+    was guessed from."""
     if page.found_via != "pattern" or not page.found_from:
-        return set()
-    origin = session.scalar(
-        select(Edition).where(Edition.url == (canonicalize_url(page.found_from) or ""))
-    )
-    if origin is None:
-        return set()
-    link = (edition.url, page.hreflang or edition.lang or "und", "pattern")
-    known = session.scalar(
-        select(EditionLink.id).where(
-            EditionLink.edition_id == origin.id,
-            EditionLink.target_url == link[0],
-            EditionLink.source == "pattern",
-        )
-    )
-    if known is None:
-        session.add(
-            EditionLink(edition_id=origin.id, target_url=link[0], hreflang=link[1], source=link[2])
-        )
-    return {origin.article_id}
+        return None
+    origin_url = canonicalize_url(page.found_from) or ""
+    return session.scalar(select(Edition).where(Edition.url == origin_url))
 
 
-def _cluster(session: Session, edition: Edition, also: set[int] = frozenset()) -> None:
-    """Join the edition's article with every article it is confidently linked to (and `also`)."""
-    linked = _confident_neighbours(session, edition) | set(also)
+def _record_pattern_link(
+    session: Session, origin: Edition, edition: Edition, page: FetchedPage, near: _Surroundings
+) -> None:
+    """Record the guess as a `pattern` link from the page it was guessed from, once."""
+    if any(row.edition_id == origin.id and row.source == "pattern" for row in near.incoming):
+        return
+    hreflang = page.hreflang or edition.lang or "und"
+    session.add(
+        EditionLink(
+            edition_id=origin.id, target_url=edition.url, hreflang=hreflang, source="pattern"
+        )
+    )
+
+
+def _cluster(session: Session, edition: Edition, linked: set[int]) -> None:
+    """Join the edition's article with every article in `linked`."""
     article_ids = sorted({edition.article_id, *linked})
     if len(article_ids) > 1 and _contested(session, edition, article_ids):
         return
     if len(article_ids) > 1:
         _merge_articles(session, article_ids[0], article_ids[1:])
-    _refresh_article(session, session.get_one(Article, article_ids[0]))
+    article, editions = _members(session, article_ids[0])
+    assert article is not None  # the edition is in it
+    _refresh_article(session, article, editions)
+
+
+def _members(session: Session, article_id: int) -> tuple[Article | None, list[Edition]]:
+    """An article and its editions, in one query (no article when it has no editions)."""
+    rows = session.execute(
+        select(Edition, Article)
+        .join(Article, Article.id == Edition.article_id)
+        .where(Edition.article_id == article_id)
+    ).all()
+    return (rows[0][1] if rows else None), [edition for edition, _ in rows]
 
 
 def _learn_site(session: Session, editions: list[Edition]) -> None:
     """Record the site's languages and, once, how its URLs spell the language (from a cluster)."""
-    site = session.get_one(Site, editions[0].site_id)
+    site = _remember(session, session.get_one(Site, editions[0].site_id))
     langs = sorted({*site.languages, *(primary_subtag(slot(e)) for e in editions)} - {"und"})
     if langs != site.languages:
         site.languages = langs
@@ -555,27 +686,6 @@ def _contested(session: Session, edition: Edition, article_ids: list[int]) -> bo
     return True
 
 
-def _confident_neighbours(session: Session, edition: Edition) -> set[int]:
-    """Article ids of editions linked to or from this one by a link that can join clusters."""
-    out = (
-        select(Edition.article_id)
-        .join(EditionLink, EditionLink.target_url == Edition.url)
-        .where(
-            EditionLink.edition_id == edition.id,
-            or_(EditionLink.source.in_(CLUSTER_SOURCES), EditionLink.reciprocal),
-        )
-    )
-    incoming = (
-        select(Edition.article_id)
-        .join(EditionLink, EditionLink.edition_id == Edition.id)
-        .where(
-            EditionLink.target_url == edition.url,
-            or_(EditionLink.source.in_(CLUSTER_SOURCES), EditionLink.reciprocal),
-        )
-    )
-    return set(session.scalars(out)) | set(session.scalars(incoming))
-
-
 def _merge_articles(session: Session, keep_id: int, merged_ids: list[int]) -> None:
     """Move every edition and alignment of `merged_ids` into `keep_id` and drop those articles."""
     logger.debug("merging articles %s into %s", merged_ids, keep_id)
@@ -589,20 +699,21 @@ def _merge_articles(session: Session, keep_id: int, merged_ids: list[int]) -> No
     session.expire_all()
 
 
-def _refresh_article(session: Session, article: Article) -> None:
+def _refresh_article(session: Session, article: Article, editions: list[Edition]) -> None:
     """Recompute the cluster key and the article's flags from its editions."""
-    editions = list(session.scalars(select(Edition).where(Edition.article_id == article.id)))
     urls = [e.url for e in editions]
-    x_default = session.scalar(
-        select(EditionLink.target_url)
-        .where(
-            EditionLink.edition_id.in_([e.id for e in editions]),
-            EditionLink.hreflang == "x-default",
-            EditionLink.target_url.in_(urls),
+    x_default = None
+    if len(editions) > 1:  # a lone edition's key is its own URL either way
+        x_default = session.scalar(
+            select(EditionLink.target_url)
+            .where(
+                EditionLink.edition_id.in_([e.id for e in editions]),
+                EditionLink.hreflang == "x-default",
+                EditionLink.target_url.in_(urls),
+            )
+            .order_by(EditionLink.target_url)
+            .limit(1)
         )
-        .order_by(EditionLink.target_url)
-        .limit(1)
-    )
     article.cluster_key = x_default or min(urls)
     _learn_site(session, editions)
     langs = [slot(e) for e in editions]

@@ -75,6 +75,30 @@ def test_two_separate_articles_merge_when_a_page_links_them(session: Session) ->
     assert session.scalar(select(Article.id)) == 1  # the oldest article survives
 
 
+def test_a_new_edition_joins_its_linked_article_without_a_throwaway_one(session: Session) -> None:
+    for lang in ("en", "de", "fr"):
+        put(session, cluster_page(lang))
+    put(session, fetched("https://news.example.com/en/other", article_html("en", {})))
+    articles = session.scalars(select(Article).order_by(Article.id)).all()
+    assert [(a.id, a.cluster_key) for a in articles] == [
+        (1, CLUSTER["en"]),
+        (2, "https://news.example.com/en/other"),
+    ]
+    assert {e.url for e in articles[0].editions} == set(CLUSTER.values())
+
+
+def test_a_new_edition_in_a_language_its_linked_article_has_is_contested(
+    session: Session,
+) -> None:
+    put(session, cluster_page("en"))
+    rival = "https://news.example.com/en/lyon-trees-2"
+    put(session, fetched(rival, article_html("en", {"en": rival, "de": CLUSTER["en"]})))
+    articles = session.scalars(select(Article).order_by(Article.id)).all()
+    assert [a.cluster_key for a in articles] == [CLUSTER["en"], rival]
+    assert all(f"contested:{rival}" in a.flags for a in articles)
+    assert "contested" in session.scalar(select(Edition).where(Edition.url == rival)).flags
+
+
 def test_links_are_marked_reciprocal_when_the_target_links_back(session: Session) -> None:
     put(session, cluster_page("en"))
     link = session.scalar(select(EditionLink).where(EditionLink.target_url == CLUSTER["de"]))
