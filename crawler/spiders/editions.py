@@ -177,7 +177,8 @@ class EditionsSpider(scrapy.Spider):
         if self.presence is None or engine is None or not engine.running:
             return
         if not engine.spider_is_idle():
-            return  # work arrived; Scrapy signals spider_idle again when it is done
+            _wake(engine)  # work arrived; Scrapy signals spider_idle again when it is done
+            return
         if self.presence.others_busy():
             self._recheck_soon()
         else:
@@ -317,3 +318,16 @@ def _as_list(value: str | list[str]) -> list[str]:
     if isinstance(value, str):
         return [v for v in value.replace(",", " ").split() if v]
     return list(value)
+
+
+def _wake(engine: Any) -> None:
+    """Have an idle engine take requests from the scheduler now.
+
+    Requests another process put on the shared frontier are otherwise taken at Scrapy's next
+    heartbeat, up to 5 s later. Scrapy has no public call for this: its engine slot's
+    `nextcall` (`_slot` since Scrapy 2.13) is the one `engine.crawl` schedules.
+    """
+    slot = getattr(engine, "_slot", None) or getattr(engine, "slot", None)
+    nextcall = getattr(slot, "nextcall", None)
+    if nextcall is not None:
+        nextcall.schedule()
