@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from pipeline.align import Bead
+from pipeline.align import Bead, align_pairs
 from pipeline.aligning import PairWork, article_rounds, plan, write_alignments
 from pipeline.db import transaction
 from pipeline.models import Article, Edition, EditionLink
@@ -41,7 +42,9 @@ class CrawlAligner:
         self.stored_urls: list[str] = []
         self.touched: set[int] = set()
         self.waiting: set[int] = set()
-        self.running: list[tuple[list[PairWork], Future[list[list[Bead]]]]] = []
+        self.planned: set[int] = set()
+        """Articles planned during the crawl and not stored to since: the end skips them."""
+        self.running: list[tuple[set[int], list[PairWork], Future[list[list[Bead]]]]] = []
         self.written = 0
 
     def stored(self, urls: Iterable[str]) -> None:
@@ -56,7 +59,8 @@ class CrawlAligner:
             return
         ready = transaction(self.engine, lambda s: self._ready(s, urls))
         if ready:
-            self._start(transaction(self.engine, lambda s: plan(s, sorted(ready))))
+            self._start(ready, transaction(self.engine, lambda s: plan(s, sorted(ready))))
+            self.planned |= ready
 
     def finish(self, since: datetime | None = None) -> int:
         """Align what is left (and every article fetched since `since`, for a resumed run);
@@ -65,13 +69,13 @@ class CrawlAligner:
         urls, self.stored_urls = self.stored_urls, []
         if urls:
             transaction(self.engine, lambda s: self._ready(s, urls))
-        ids = self.touched
+        ids = self.touched - self.planned
         if since is not None:
             ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
         for chunk in transaction(self.engine, lambda s: list(article_rounds(s, ids))):
-            self._start(transaction(self.engine, lambda s, c=chunk: plan(s, c)))
+            self._start(set(chunk), transaction(self.engine, lambda s, c=chunk: plan(s, c)))
             while len(self.running) >= IN_FLIGHT:
-                wait([future for _, future in self.running], return_when="FIRST_COMPLETED")
+                wait([future for *_, future in self.running], return_when="FIRST_COMPLETED")
                 self._write(wait_all=False)
         self._write(wait_all=True)
         return self.written
@@ -83,6 +87,7 @@ class CrawlAligner:
             found = set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
             self.touched |= found
             self.waiting |= found
+            self.planned -= found
         if not self.waiting:
             return set()
         ready = complete_articles(session, self.waiting)
@@ -92,21 +97,26 @@ class CrawlAligner:
         self.waiting &= existing - ready  # merged articles live on in the article they joined
         return ready
 
-    def _start(self, work: list[PairWork]) -> None:
+    def _start(self, articles: set[int], work: list[PairWork]) -> None:
         if work:
-            self.running.append((work, self.pool.align_later([w.texts for w in work])))
+            future = self.pool.align_later([w.texts for w in work])
+            self.running.append((articles, work, future))
 
     def _write(self, *, wait_all: bool) -> None:
         """Write the finished rounds (all of them, waiting, if `wait_all`)."""
         keep = []
-        for work, future in self.running:
+        for articles, work, future in self.running:
             if not wait_all and not future.done():
-                keep.append((work, future))
+                keep.append((articles, work, future))
                 continue
             try:
                 beads = future.result()
-            except Exception as exc:  # the end of the crawl aligns these articles again
+            except BrokenProcessPool:
+                logger.warning("aligning %d pairs in the crawl process instead", len(work))
+                beads = align_pairs([w.texts for w in work])
+            except Exception as exc:  # left to the end of the crawl
                 logger.warning("aligning %d pairs failed: %r", len(work), exc)
+                self.planned -= articles
                 continue
             self.written += transaction(
                 self.engine, lambda s, w=work, b=beads: write_alignments(s, w, b)

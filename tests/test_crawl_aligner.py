@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from pipeline import crawl_aligner
 from pipeline.align import align_pairs
 from pipeline.aligning import plan, write_alignments
 from pipeline.crawl_aligner import CrawlAligner, complete_articles
@@ -58,7 +59,7 @@ def test_an_article_is_aligned_once_every_declared_edition_is_stored(
         for _ in range(200):  # the workers' results are written by a later step
             if not aligner.running:
                 break
-            aligner.running[0][1].result(timeout=30)
+            aligner.running[0][-1].result(timeout=30)
             aligner.step()
         assert alignments(engine) == 2
         assert aligner.waiting == set()
@@ -66,6 +67,44 @@ def test_an_article_is_aligned_once_every_declared_edition_is_stored(
         assert alignments(engine) == 2
     finally:
         pool.close()
+
+
+def live_aligned(engine: Engine) -> CrawlAligner:
+    """A crawl aligner that stored and aligned the three-language story during the crawl."""
+    aligner = CrawlAligner(engine, AnalysisPool(0))
+    aligner.stored(put(engine, *(cluster_page(lang) for lang in ("en", "de", "fr"))))
+    aligner.step()  # planned and (without workers) aligned at once
+    aligner.step()  # written
+    assert aligner.written == 2 and aligner.planned == {article_id(engine)}
+    return aligner
+
+
+def test_the_end_does_not_plan_articles_aligned_during_the_crawl_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aligner = live_aligned(engine)
+    planned: list[list[int]] = []
+    real_plan = crawl_aligner.plan
+    monkeypatch.setattr(
+        crawl_aligner, "plan", lambda s, ids: planned.append(ids) or real_plan(s, ids)
+    )
+    assert aligner.finish() == 2
+    assert planned == []
+
+
+def test_an_article_stored_to_after_its_live_alignment_is_aligned_again_at_the_end(
+    engine: Engine,
+) -> None:
+    aligner = live_aligned(engine)
+    changed = [*TEXTS["de"][:-1], "Ein ganz neuer letzter Absatz über die Bäume am Ufer der Rhône."]
+    html = article_html("de", {**CLUSTER, "x-default": CLUSTER["en"]}, paragraphs=changed)
+    aligner.stored(put(engine, fetched(CLUSTER["de"], html)))
+    assert aligner.finish() == 3  # the new revision of de, at the end
+    with Session(engine) as session:
+        de = session.scalars(select(Edition).where(Edition.url == CLUSTER["de"])).one()
+        newest = max(de.revisions, key=lambda r: r.number)
+        stored = session.scalars(select(Alignment).where(Alignment.tgt_edition_id == de.id)).one()
+        assert stored.tgt_revision_id == newest.id
 
 
 def test_articles_that_never_complete_are_aligned_at_the_end(engine: Engine) -> None:
