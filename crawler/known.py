@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from pipeline.db import make_engine
 from pipeline.discover import UrlPattern, apply_url_pattern, canonicalize_url
-from pipeline.queries import not_due, site_languages, stored_page, validators_of
+from pipeline.queries import (
+    host_has_editions,
+    not_due,
+    site_languages,
+    stored_page,
+    validators_of,
+)
 
 
 class KnownPages:
@@ -19,6 +25,8 @@ class KnownPages:
 
     def __init__(self, db_url: str) -> None:
         self.engine: Engine = make_engine(db_url)
+        self.hosts_seen: dict[str, bool] = {}
+        """Whether each host had a stored edition when this crawl first asked about it."""
 
     def lookup(self, url: str) -> dict[str, Any] | None:
         """The stored facts of the edition at `url`, or None."""
@@ -29,12 +37,20 @@ class KnownPages:
             return stored_page(session, key)
 
     def validators(self, url: str) -> dict[str, str]:
-        """Conditional-GET headers for `url` from its stored ETag and Last-Modified."""
+        """Conditional-GET headers for `url` from its stored ETag and Last-Modified.
+
+        A host with no stored edition when the crawl first asked about it needs no look-ups:
+        a page stored since was stored by this crawl (or by another process of its shared
+        frontier), which does not fetch it again.
+        """
         key = canonicalize_url(url)
         if key is None:
             return {}
         with Session(self.engine) as session:
-            stored = validators_of(session, key)
+            host = urlsplit(key).hostname or ""
+            if host not in self.hosts_seen:
+                self.hosts_seen[host] = host_has_editions(session, host)
+            stored = validators_of(session, key) if self.hosts_seen[host] else None
         etag, last_modified = stored or (None, None)
         headers = {}
         if etag:

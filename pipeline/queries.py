@@ -375,6 +375,12 @@ def not_due(session: Session, urls: list[str], now: datetime, chunk: int = 500) 
     return fresh
 
 
+def host_has_editions(session: Session, host: str) -> bool:
+    """Whether any edition on `host` is stored."""
+    site = select(Site.id).where(Site.host == host).scalar_subquery()
+    return session.scalar(select(Edition.id).where(Edition.site_id == site).limit(1)) is not None
+
+
 def validators_of(session: Session, url: str) -> tuple[str | None, str | None] | None:
     """The stored ETag and Last-Modified of the edition at `url`, or None if not stored."""
     row = session.execute(
