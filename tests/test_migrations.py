@@ -34,6 +34,10 @@ def test_upgrade_check_downgrade(db_url: str) -> None:
     engine.dispose()
 
 
+def test_the_schema_head_constant_is_alembics_head() -> None:
+    assert db.SCHEMA_HEAD == db.head_revision()
+
+
 def test_new_database_is_created_automatically(sqlite_url: str) -> None:
     engine = db.open_database(sqlite_url)
     assert db.current_revision(engine) == db.head_revision()
