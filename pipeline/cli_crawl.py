@@ -179,11 +179,12 @@ def run_spider(
     job: CrawlJob, db_url: str, run_id: int, resume_since: str | None, verbose: int
 ) -> None:
     """Run the editions spider for `job` in this process."""
-    from crawler.frontier import redis_settings
     from crawler.run import crawl_settings, run_editions_crawl
 
     overrides: dict[str, Any] = dict(job.overrides)
     if job.redis:
+        from crawler.frontier import redis_settings  # scrapy-redis only for a shared frontier
+
         overrides = {**redis_settings(job.redis, job.key), **overrides}
     settings = crawl_settings(db_url, run_id, overrides)
     run_editions_crawl(

@@ -7,17 +7,15 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
-from scrapy_redis import connection as redis_connection
 from twisted.python.failure import Failure
 
-from crawler.frontier import Presence
 from crawler.guard import private_literal
 from crawler.items import PageItem
 from crawler.known import KnownPages
@@ -27,6 +25,9 @@ from pipeline.discover import EditionLink
 from pipeline.feeds import FeedError, feed_entries
 from pipeline.page import FetchedPage
 from pipeline.sitemaps import SitemapEntry, SitemapError, parse_sitemap
+
+if TYPE_CHECKING:
+    from crawler.frontier import Presence
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,10 @@ class EditionsSpider(scrapy.Spider):
         spider.skip_fresh = settings.getbool("NEWSALIGN_SKIP_FRESH", True)
         crawler.signals.connect(spider.known.close, signal=signals.spider_closed)
         if "scrapy_redis" in str(settings.get("SCHEDULER")):
+            from scrapy_redis import connection as redis_connection  # only for a shared frontier
+
+            from crawler.frontier import Presence
+
             spider.presence = Presence(
                 redis_connection.from_settings(settings),
                 settings.get("NEWSALIGN_REDIS_PRESENCE_KEY"),
