@@ -97,4 +97,8 @@ def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
         "SCHEDULER_DUPEFILTER_KEY": f"newsalign:{job}:seen",
         "NEWSALIGN_REDIS_PRESENCE_KEY": f"newsalign:{job}:busy",
         "REDIS_URL": redis_url,
+        # a process holds fewer fetched pages waiting for its workers (Scrapy's default: 5 MB),
+        # so the last pages of a job are spread over the processes instead of one working
+        # through its backlog while the others idle (500 pages, two processes: 11.9 -> 10.9 s)
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 2_000_000,
     }
