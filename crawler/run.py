@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -10,6 +9,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.spiders.editions import EditionsSpider
+from pipeline.workers import settle_garbage_collector
 
 QUIET_LOGGERS = (
     "scrapy",
@@ -79,14 +79,3 @@ def run_editions_crawl(
     )
     settle_garbage_collector()
     process.start()
-
-
-def settle_garbage_collector() -> None:
-    """Move what start-up built (modules, ORM mappings, Scrapy's machinery) out of the cyclic
-    collector's sight, and collect the young objects each page leaves less often.
-
-    Full collections otherwise walk every object ever imported, again and again: about a tenth
-    of a crawl's CPU on the benchmark site (bench/crawl.py, 1,000 pages: 14.8 s -> 13.2 s).
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

@@ -157,6 +157,14 @@ class AnalysisPool:
             self.executor.shutdown(wait=True, cancel_futures=False)
 
 
+def settle_garbage_collector() -> None:
+    """Move what start-up built (modules, ORM mappings, Scrapy's machinery) out of the cyclic
+    collector's sight: full collections otherwise walk every object ever imported, again and
+    again. The collection thresholds stay as they are: collecting young objects less often
+    left more dead pages in memory (a crawl of real pages grew by 30-60 MB)."""
+    gc.freeze()
+
+
 def _error_of(future: Future[list[list[Bead]]]) -> BaseException | None:
     return BrokenProcessPool("cancelled") if future.cancelled() else future.exception()
 
@@ -168,8 +176,7 @@ class WorkerDied(RuntimeError):
 def _start_worker(parent: int) -> None:
     """Worker initializer: exit once the crawl process that started the pool is gone; keep the
     preloaded modules out of the cyclic GC's full collections (and their pages unshared)."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    settle_garbage_collector()
 
     def watch() -> None:
         while True:
