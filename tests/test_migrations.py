@@ -35,7 +35,7 @@ def test_upgrade_check_downgrade(db_url: str) -> None:
 
 
 def test_the_schema_head_constant_is_alembics_head() -> None:
-    assert db.SCHEMA_HEAD == db.head_revision()
+    assert db.head_revision() == db.SCHEMA_HEAD
 
 
 def test_new_database_is_created_automatically(sqlite_url: str) -> None:
