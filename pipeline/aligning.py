@@ -122,10 +122,19 @@ def article_rounds(
 ) -> Iterator[list[int]]:
     """The ids of every article (or of those given that still exist), `ARTICLES_PER_ROUND` at
     a time."""
-    query = select(Article.id).order_by(Article.id)
-    if article_ids is not None:
-        query = query.where(Article.id.in_(list(article_ids)))
-    ids = list(session.scalars(query))
+    if article_ids is None:
+        ids = list(session.scalars(select(Article.id).order_by(Article.id)))
+    else:  # in chunks: SQLite limits the parameters of one statement
+        given = sorted(set(article_ids))
+        ids = [
+            article_id
+            for start in range(0, len(given), 500)
+            for article_id in session.scalars(
+                select(Article.id)
+                .where(Article.id.in_(given[start : start + 500]))
+                .order_by(Article.id)
+            )
+        ]
     for start in range(0, len(ids), ARTICLES_PER_ROUND):
         yield ids[start : start + ARTICLES_PER_ROUND]
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from pipeline.align import Bead, align_pairs
 from pipeline.aligning import PairWork, article_rounds, plan, write_alignments
 from pipeline.db import transaction
-from pipeline.models import Article, Edition, EditionLink
+from pipeline.models import Edition, EditionLink
 from pipeline.queries import articles_fetched_since
 from pipeline.store import CLUSTER_SOURCES
 from pipeline.workers import AnalysisPool
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 2
 """Planned rounds aligned on the workers at once at the end of a crawl."""
+CHUNK = 500
+"""URLs looked up in one query (well under SQLite's limit on bound parameters)."""
 
 
 class CrawlAligner:
@@ -41,7 +43,6 @@ class CrawlAligner:
         self.pool = pool
         self.stored_urls: list[str] = []
         self.touched: set[int] = set()
-        self.waiting: set[int] = set()
         self.planned: set[int] = set()
         """Articles planned during the crawl and not stored to since: the end skips them."""
         self.running: list[tuple[set[int], list[PairWork], Future[list[list[Bead]]]]] = []
@@ -55,7 +56,7 @@ class CrawlAligner:
         """Write the rounds the workers finished; plan and start the articles now complete."""
         self._write(wait_all=False)
         urls, self.stored_urls = self.stored_urls, []
-        if not urls and not self.waiting:
+        if not urls:
             return
         ready = transaction(self.engine, lambda s: self._ready(s, urls))
         if ready:
@@ -81,20 +82,19 @@ class CrawlAligner:
         return self.written
 
     def _ready(self, session: Session, urls: Sequence[str]) -> set[int]:
-        """Note the articles of `urls`; take out of the waiting set those now complete."""
-        for start in range(0, len(urls), 500):
-            chunk = urls[start : start + 500]
+        """Note the articles of `urls`; return those of them now complete.
+
+        Only an article that just got an edition (or absorbed another article) can have become
+        complete, so the check costs the batch, not the crawl so far. An article completed by
+        another process of a shared frontier is that process's to align.
+        """
+        ready: set[int] = set()
+        for start in range(0, len(urls), CHUNK):
+            chunk = urls[start : start + CHUNK]
             found = set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
             self.touched |= found
-            self.waiting |= found
             self.planned -= found
-        if not self.waiting:
-            return set()
-        ready = complete_articles(session, self.waiting)
-        existing = set(
-            session.scalars(select(Article.id).where(Article.id.in_(list(self.waiting))))
-        )
-        self.waiting &= existing - ready  # merged articles live on in the article they joined
+            ready |= complete_articles(session, found)
         return ready
 
     def _start(self, articles: set[int], work: list[PairWork]) -> None:

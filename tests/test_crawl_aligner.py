@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from pipeline import crawl_aligner
 from pipeline.align import align_pairs
-from pipeline.aligning import plan, write_alignments
+from pipeline.aligning import article_rounds, plan, write_alignments
 from pipeline.crawl_aligner import CrawlAligner, complete_articles
 from pipeline.db import open_database, transaction
 from pipeline.models import Alignment, Article, Edition, Revision
@@ -53,7 +53,7 @@ def test_an_article_is_aligned_once_every_declared_edition_is_stored(
         aligner.stored(put(engine, cluster_page("en"), cluster_page("de")))
         aligner.step()  # fr is declared and not stored yet: the article waits
         assert alignments(engine) == 0
-        assert aligner.waiting == {article_id(engine)}
+        assert aligner.touched == {article_id(engine)} and not aligner.planned
         aligner.stored(put(engine, cluster_page("fr")))
         aligner.step()
         for _ in range(200):  # the workers' results are written by a later step
@@ -62,7 +62,7 @@ def test_an_article_is_aligned_once_every_declared_edition_is_stored(
             aligner.running[0][-1].result(timeout=30)
             aligner.step()
         assert alignments(engine) == 2
-        assert aligner.waiting == set()
+        assert aligner.planned == {article_id(engine)}
         assert aligner.finish() == 2  # nothing left for the end: the 2 written during the crawl
         assert alignments(engine) == 2
     finally:
@@ -119,6 +119,34 @@ def test_articles_that_never_complete_are_aligned_at_the_end(engine: Engine) -> 
         pair = session.execute(select(Alignment.src_edition_id, Alignment.tgt_edition_id)).one()
         urls = {row.id: row.url for row in session.execute(select(Edition.id, Edition.url))}
     assert (urls[pair[0]], urls[pair[1]]) == (CLUSTER["en"], CLUSTER["fr"])
+
+
+def test_a_step_checks_the_articles_of_its_batch_not_every_incomplete_one(engine: Engine) -> None:
+    """Articles that never complete (alternates on other hosts) must not make each step slower."""
+    aligner = CrawlAligner(engine, AnalysisPool(0))
+    bound: list[int] = []  # parameters bound by each statement
+    event.listen(engine, "before_cursor_execute", lambda *a: bound.append(len(a[3] or ())))
+
+    def step_with(lang: str, story: int) -> list[int]:
+        url = f"https://news.example.com/{lang}/story-{story}"
+        alternates = {lang: url, "xx": f"https://elsewhere.example.org/{story}"}
+        aligner.stored(put(engine, fetched(url, article_html(lang, alternates))))
+        before = len(bound)
+        aligner.step()
+        return bound[before:]
+
+    first = step_with("en", 0)
+    for story in range(1, 30):
+        step_with("en", story)
+    assert step_with("de", 30) == first
+    assert len(aligner.touched) == 31 and alignments(engine) == 0
+
+
+def test_the_end_reads_any_number_of_touched_articles(engine: Engine) -> None:
+    """More article ids than one statement may bind (65,535 on PostgreSQL) are read in chunks."""
+    put(engine, *(cluster_page(lang) for lang in ("en", "de", "fr")))
+    rounds = transaction(engine, lambda s: list(article_rounds(s, range(1, 70_000))))
+    assert rounds == [[article_id(engine)]]
 
 
 def test_complete_articles_needs_every_declared_alternate_in_the_article(engine: Engine) -> None:
