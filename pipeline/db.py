@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA_LOCK_KEY = 0x6E657773616C6E  # "newsaln": the advisory lock held while creating a schema
 DEFAULT_DB = "sqlite:///newsalign.db"
+WAL_ATTEMPTS = 100  # 5 s of 50 ms retries
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SCHEMA_HEAD = "0003"
 """The newest migration in migrations/versions (tests check it against Alembic's head): opening
@@ -55,11 +57,26 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the file in WAL mode (which it keeps). Two processes opening a new file at once may
+    both try; SQLite refuses the second at once ("database is locked") instead of waiting."""
+    for attempt in range(WAL_ATTEMPTS):
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
 
 
 def alembic_config(url: str) -> Config:
