@@ -21,11 +21,11 @@ from pipeline.models import (
     Article,
     Edition,
     EditionLink,
-    Paragraph,
     ReviewDecision,
     Revision,
 )
 from pipeline.pairing import mark_suspects, score_pairs
+from pipeline.queries import paragraph_texts
 from pipeline.store import sha256
 
 logger = logging.getLogger(__name__)
@@ -183,19 +183,6 @@ def outdated_pairs(session: Session, article: Article, force: bool = False) -> l
         PairWork(hub.id, tgt.edition_id, src.id, tgt.id, texts[src.id], texts[tgt.id])
         for tgt in outdated
     ]
-
-
-def paragraph_texts(session: Session, revision_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The paragraph texts of each revision, in order (an empty list for none)."""
-    texts: dict[int, list[str]] = {revision_id: [] for revision_id in revision_ids}
-    rows = session.execute(
-        select(Paragraph.revision_id, Paragraph.text)
-        .where(Paragraph.revision_id.in_(list(texts)))
-        .order_by(Paragraph.revision_id, Paragraph.position)
-    )
-    for revision_id, text in rows:
-        texts[revision_id].append(text)
-    return texts
 
 
 def _drop_other_pivots(session: Session, article: Article, hub: Edition) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -19,7 +18,8 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from pipeline.models import Alignment, AlignmentPair, Edition, Paragraph
+from pipeline.models import Alignment, AlignmentPair, Edition
+from pipeline.queries import paragraph_texts
 
 FORMATS = ("tmx", "jsonl", "csv")
 CSV_COLUMNS = (
@@ -91,7 +91,7 @@ def pairs(
     if status == "approved":
         query = query.where(AlignmentPair.status.in_(("approved", "edited")))
     for rows in session.execute(query).partitions():
-        texts = _paragraph_texts(session, {r[6] for r in rows} | {r[7] for r in rows})
+        texts = paragraph_texts(session, {r[6] for r in rows} | {r[7] for r in rows})
         for pid, aid, sl, tl, su, tu, sr, tr, ss, se, ts, te, score, st in rows:
             item = ExportPair(
                 pid, aid, sl or "und", tl or "und", su, tu,
@@ -100,18 +100,6 @@ def pairs(
             oriented = _orient(item, lang_pair)
             if oriented is not None:
                 yield oriented
-
-
-def _paragraph_texts(session: Session, revision_ids: set[int]) -> dict[int, list[str]]:
-    """Each revision's paragraph texts in order."""
-    texts: dict[int, list[str]] = defaultdict(list)
-    for revision_id, text in session.execute(
-        select(Paragraph.revision_id, Paragraph.text)
-        .where(Paragraph.revision_id.in_(revision_ids))
-        .order_by(Paragraph.revision_id, Paragraph.position)
-    ):
-        texts[revision_id].append(text)
-    return texts
 
 
 def _orient(item: ExportPair, lang_pair: tuple[str, str] | None) -> ExportPair | None:

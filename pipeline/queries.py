@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from pipeline.models import (
     EditionLink,
     EditionPair,
     FetchError,
+    Paragraph,
     Revision,
     Site,
 )
@@ -373,6 +375,19 @@ def not_due(session: Session, urls: list[str], now: datetime, chunk: int = 500) 
             )
         )
     return fresh
+
+
+def paragraph_texts(session: Session, revision_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The paragraph texts of each revision, in order (an empty list for none)."""
+    texts: dict[int, list[str]] = {revision_id: [] for revision_id in revision_ids}
+    rows = session.execute(
+        select(Paragraph.revision_id, Paragraph.text)
+        .where(Paragraph.revision_id.in_(list(texts)))
+        .order_by(Paragraph.revision_id, Paragraph.position)
+    )
+    for revision_id, text in rows:
+        texts[revision_id].append(text)
+    return texts
 
 
 def host_has_editions(session: Session, host: str) -> bool:
