@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from pipeline.align import Bead, align_pairs
 from pipeline.ingest import PageAnalysis, analyse
@@ -87,7 +88,7 @@ class AnalysisPool:
             return
 
         def settle(done: Future[PageAnalysis]) -> None:
-            error = BrokenProcessPool("cancelled") if done.cancelled() else done.exception()
+            error = _error_of(done)
             if isinstance(error, BrokenProcessPool) and retries > 0:
                 self._replace(executor)
                 self._attempt(page, outer, retries - 1)
@@ -165,7 +166,8 @@ def settle_garbage_collector() -> None:
     gc.freeze()
 
 
-def _error_of(future: Future[list[list[Bead]]]) -> BaseException | None:
+def _error_of(future: Future[Any]) -> BaseException | None:
+    """A done future's error; a cancelled one counts as a broken pool."""
     return BrokenProcessPool("cancelled") if future.cancelled() else future.exception()
 
 
@@ -175,7 +177,8 @@ class WorkerDied(RuntimeError):
 
 def _start_worker(parent: int) -> None:
     """Worker initializer: exit once the crawl process that started the pool is gone; keep the
-    preloaded modules out of the cyclic GC's full collections (and their pages unshared)."""
+    preloaded modules out of the cyclic GC's full collections (which would also write to, and so
+    unshare, the pages the worker shares with the forkserver)."""
     settle_garbage_collector()
 
     def watch() -> None:
