@@ -58,7 +58,7 @@ class CrawlAligner:
         urls, self.stored_urls = self.stored_urls, []
         if not urls:
             return
-        ready = transaction(self.engine, lambda s: self._ready(s, urls))
+        ready = transaction(self.engine, lambda s: complete_articles(s, self._note(s, urls)))
         if ready:
             self._start(ready, transaction(self.engine, lambda s: plan(s, sorted(ready))))
             self.planned |= ready
@@ -69,7 +69,7 @@ class CrawlAligner:
         self._write(wait_all=True)
         urls, self.stored_urls = self.stored_urls, []
         if urls:
-            transaction(self.engine, lambda s: self._ready(s, urls))
+            transaction(self.engine, lambda s: self._note(s, urls))
         ids = self.touched - self.planned
         if since is not None:
             ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
@@ -81,21 +81,20 @@ class CrawlAligner:
         self._write(wait_all=True)
         return self.written
 
-    def _ready(self, session: Session, urls: Sequence[str]) -> set[int]:
-        """Note the articles of `urls`; return those of them now complete.
+    def _note(self, session: Session, urls: Sequence[str]) -> set[int]:
+        """The articles of `urls`, noted as touched and as stored to since any live plan.
 
-        Only an article that just got an edition (or absorbed another article) can have become
-        complete, so the check costs the batch, not the crawl so far. An article completed by
-        another process of a shared frontier is that process's to align.
+        Only these can have become complete (an article completes when it gets an edition or
+        absorbs another article), so checking them costs the batch, not the crawl so far. An
+        article completed by another process of a shared frontier is that process's to align.
         """
-        ready: set[int] = set()
+        found: set[int] = set()
         for start in range(0, len(urls), CHUNK):
             chunk = urls[start : start + CHUNK]
-            found = set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
-            self.touched |= found
-            self.planned -= found
-            ready |= complete_articles(session, found)
-        return ready
+            found |= set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
+        self.touched |= found
+        self.planned -= found
+        return found
 
     def _start(self, articles: set[int], work: list[PairWork]) -> None:
         if work:
