@@ -5,7 +5,8 @@ align them while the crawl goes on, and the crawl's thread writes the beads in a
 transaction. Articles that never complete (an alternate on another host, a 404) and any whose
 alignment was overtaken by a newer revision are aligned when the crawl ends, as are the articles
 an interrupted run stored. Writing re-checks the revisions, so a plan overtaken by another
-crawl process is never written.
+crawl process is never written. On a shared frontier the process whose store completes an
+article aligns it; the others leave it alone at their end.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = 2
 """Planned rounds aligned on the workers at once at the end of a crawl."""
 CHUNK = 500
-"""URLs looked up in one query (well under SQLite's limit on bound parameters)."""
+"""URLs or articles looked up in one query (well under SQLite's limit on bound parameters)."""
 
 
 class CrawlAligner:
@@ -45,6 +46,9 @@ class CrawlAligner:
         self.touched: set[int] = set()
         self.planned: set[int] = set()
         """Articles planned during the crawl and not stored to since: the end skips them."""
+        self.incomplete: set[int] = set()
+        """Articles incomplete when this process last checked them: one complete at the end
+        was completed by another process of a shared frontier, whose check planned it."""
         self.running: list[tuple[set[int], list[PairWork], Future[list[list[Bead]]]]] = []
         self.written = 0
 
@@ -58,7 +62,8 @@ class CrawlAligner:
         urls, self.stored_urls = self.stored_urls, []
         if not urls:
             return
-        ready = transaction(self.engine, lambda s: complete_articles(s, self._note(s, urls)))
+        found, ready = transaction(self.engine, lambda s: self._check(s, urls))
+        self.incomplete = (self.incomplete | found) - ready
         if ready:
             self._start(ready, transaction(self.engine, lambda s: plan(s, sorted(ready))))
             self.planned |= ready
@@ -68,9 +73,13 @@ class CrawlAligner:
         returns how many alignments this crawl wrote."""
         self._write(wait_all=True)
         urls, self.stored_urls = self.stored_urls, []
-        if urls:
-            transaction(self.engine, lambda s: self._note(s, urls))
+        if urls:  # stored as the crawl closed, never checked: this process aligns them
+            self.incomplete -= transaction(self.engine, lambda s: self._note(s, urls))
         ids = self.touched - self.planned
+        others = sorted(ids & self.incomplete)
+        for start in range(0, len(others), CHUNK):
+            chunk = others[start : start + CHUNK]
+            ids -= transaction(self.engine, lambda s, c=chunk: complete_articles(s, c))
         if since is not None:
             ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
         for chunk in transaction(self.engine, lambda s: list(article_rounds(s, ids))):
@@ -96,6 +105,11 @@ class CrawlAligner:
         self.planned -= found
         return found
 
+    def _check(self, session: Session, urls: Sequence[str]) -> tuple[set[int], set[int]]:
+        """The articles of `urls` (noted) and those of them now complete."""
+        found = self._note(session, urls)
+        return found, complete_articles(session, found)
+
     def _start(self, articles: set[int], work: list[PairWork]) -> None:
         if work:
             future = self.pool.align_later([w.texts for w in work])
@@ -116,6 +130,7 @@ class CrawlAligner:
             except Exception as exc:  # left to the end of the crawl
                 logger.warning("aligning %d pairs failed: %r", len(work), exc)
                 self.planned -= articles
+                self.incomplete -= articles
                 continue
             self.written += transaction(
                 self.engine, lambda s, w=work, b=beads: write_alignments(s, w, b)

@@ -177,3 +177,37 @@ def test_a_plan_overtaken_by_a_new_revision_is_not_written(engine: Engine) -> No
     again = transaction(engine, lambda s: plan(s, [article_id(engine)]))
     assert [w.tgt_edition_id for w in again] == [de]
     assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 0  # both stale
+
+
+def test_the_end_leaves_an_article_completed_by_another_process_to_that_process(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes on a shared frontier: the one whose store completed the article plans it
+    (even if it has not written the beads yet); the other does not align it again at its end."""
+    first = CrawlAligner(engine, AnalysisPool(0))
+    first.stored(put(engine, cluster_page("en"), cluster_page("de")))
+    first.step()  # incomplete: fr is not stored yet
+    second = CrawlAligner(engine, AnalysisPool(0))
+    second.stored(put(engine, cluster_page("fr")))
+    second.step()  # complete: planned and aligned, its beads written by its next step
+    assert second.planned == {article_id(engine)} and alignments(engine) == 0
+    planned: list[list[int]] = []
+    real_plan = crawl_aligner.plan
+    monkeypatch.setattr(
+        crawl_aligner, "plan", lambda s, ids: planned.append(ids) or real_plan(s, ids)
+    )
+    assert first.finish() == 0
+    assert planned == []
+    assert second.finish() == 2
+    assert alignments(engine) == 2
+
+
+def test_the_end_aligns_an_article_its_own_last_batch_completed(engine: Engine) -> None:
+    """The batch stored as the crawl closes is never checked during the crawl: an article it
+    completes is this process's to align, though an earlier check found it incomplete."""
+    aligner = CrawlAligner(engine, AnalysisPool(0))
+    aligner.stored(put(engine, cluster_page("en"), cluster_page("de")))
+    aligner.step()
+    assert aligner.incomplete == {article_id(engine)}
+    aligner.stored(put(engine, cluster_page("fr")))
+    assert aligner.finish() == 2
