@@ -13,8 +13,11 @@ profile for.  Korean and Japanese are ruled out for text without Hangul or kana.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ from operator import add
 from typing import Literal
 
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.lang_detect_exception import LangDetectException
+from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
 
 logger = logging.getLogger(__name__)
@@ -163,15 +166,10 @@ class _Ranking:
 class _Model:
     """langdetect's profiles turned into packed integer cost vectors."""
 
-    def __init__(self, codes: Sequence[str], probabilities: dict[str, list[float]]) -> None:
+    def __init__(self, codes: Sequence[str], packed: dict[str, int]) -> None:
         self.langs = tuple(_DETECTOR_TO_ISO.get(code, code) for code in codes)
-        self._shifts = tuple(i * _FIELD_BITS for i in range(len(codes)))
         self._bytes = len(codes) * _FIELD_BITS // 8
-        unseen = _cost(0.0)
-        base = (1 << len(codes) * _FIELD_BITS) + sum(unseen << shift for shift in self._shifts)
-        self._words = _WordCosts(
-            {gram: base - self._savings(probs, unseen) for gram, probs in probabilities.items()}
-        )
+        self._words = _WordCosts(packed)
         self._table = _normalisation_table()
         # per script mask: indices of the languages whose letters are absent
         self._excluded = tuple(
@@ -183,11 +181,6 @@ class _Model:
             for mask in range(4)
         )
         self.known = frozenset(self.langs)
-
-    def _savings(self, probabilities: list[float], unseen: int) -> int:
-        """Packed cost reductions of an n-gram's languages below the cost of an unseen one."""
-        pairs = zip(probabilities, self._shifts, strict=True)
-        return sum((unseen - _cost(p)) << shift for p, shift in pairs if p)
 
     def score(self, text: str) -> _Score:
         """Costs of a text's beginning; Latin letters are dropped from mostly non-Latin text."""
@@ -258,9 +251,53 @@ def _mostly_non_latin(text: str) -> bool:
 @cache
 def _model() -> _Model:
     """Load langdetect's profiles once (raises LangDetectException if they cannot be read)."""
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
-    return _Model(factory.get_lang_list(), factory.word_lang_prob_map)
+    return _Model(*_load_profiles(PROFILES_DIRECTORY))
+
+
+def _load_profiles(directory: str) -> tuple[list[str], dict[str, int]]:
+    """`_packed_profiles`, with langdetect's error when they cannot be read."""
+    try:
+        return _packed_profiles(directory)
+    except OSError as exc:
+        raise LangDetectException(ErrorCode.FileLoadError, f"cannot read {exc}") from exc
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        raise LangDetectException(ErrorCode.FormatError, f"profile format: {exc!r}") from exc
+
+
+def _packed_profiles(directory: str) -> tuple[list[str], dict[str, int]]:
+    """langdetect's profiles (as its DetectorFactory.load_profile reads them, in the same
+    language order) as one packed cost vector per n-gram: each language's field holds the cost
+    of the n-gram's probability, or of an unseen one, and a bit above them counts the n-gram."""
+    files = [name for name in os.listdir(directory) if not name.startswith(".")]
+    unseen = _cost(0.0)
+    shifts = [index * _FIELD_BITS for index in range(len(files))]
+    base = (1 << len(files) * _FIELD_BITS) + sum(unseen << shift for shift in shifts)
+    codes: list[str] = []
+    savings: dict[str, int] = {}  # per n-gram: how far below `unseen` each language's cost is
+    for name, shift in zip(files, shifts, strict=True):
+        with open(os.path.join(directory, name), encoding="utf-8") as file:
+            profile = json.load(file)
+        codes.append(profile["name"])
+        n_words = profile["n_words"]
+        known: dict[tuple[int, int], int] = {}  # the same count and length: the same saving
+        for gram, count in profile["freq"].items():
+            length = len(gram)
+            if not count or not 1 <= length <= 3:
+                savings.setdefault(gram, 0)
+                continue
+            saving = known.get((count, length))
+            if saving is None:
+                saving = (unseen - _cost(count / n_words[length - 1])) << shift
+                known[count, length] = saving
+            savings[gram] = savings.get(gram, 0) + saving
+    return codes, {gram: base - saving for gram, saving in savings.items()}
+
+
+def preload() -> None:
+    """Load the profiles now rather than at the first detection (a process whose workers fork
+    from it loads them once for all); an error is logged at the first detection instead."""
+    with contextlib.suppress(LangDetectException):
+        _model()
 
 
 def _page_score(scores: Sequence[_Score]) -> _Score:

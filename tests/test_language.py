@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 
 import pipeline.language as language
@@ -86,6 +89,29 @@ def test_falls_back_to_declared_when_profiles_fail(monkeypatch: pytest.MonkeyPat
     tags = tag_edition(GERMAN, [("x-default", "hreflang"), ("de", "html_lang")])
     assert (tags.lang, tags.lang_source, tags.declared_lang) == ("de", "declared", "de")
     assert tags.paragraph_langs == (None, None, None)
+
+
+def test_packed_profiles_hold_langdetects_probabilities() -> None:
+    """Each n-gram's packed field per language is the cost of the probability langdetect's own
+    DetectorFactory computes for it (an unseen n-gram's cost where it has none)."""
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    codes, packed = language._load_profiles(PROFILES_DIRECTORY)
+    assert codes == factory.get_lang_list()
+    assert packed.keys() == factory.word_lang_prob_map.keys()
+    width = language._FIELD_BITS
+    for gram, probabilities in factory.word_lang_prob_map.items():
+        fields = [packed[gram] >> i * width & language._FIELD_MASK for i in range(len(codes))]
+        assert fields == [language._cost(p) for p in probabilities], gram
+        assert packed[gram] >> len(codes) * width == 1, gram  # counted once as a known n-gram
+
+
+def test_unreadable_profiles_raise_langdetects_error(tmp_path: Path) -> None:
+    with pytest.raises(LangDetectException, match="cannot read"):
+        language._load_profiles(str(tmp_path / "missing"))
+    (tmp_path / "xx").write_text("{not json", encoding="utf-8")
+    with pytest.raises(LangDetectException, match="profile format"):
+        language._load_profiles(str(tmp_path))
 
 
 def test_chinese_is_zh_not_zh_cn() -> None:
