@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from typing import Any
 
 from pipeline.align import Bead, align_pairs
@@ -45,9 +46,11 @@ class AnalysisPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        # workers fork from a server that has imported the analysis modules once, sharing
-        # their memory (trafilatura, lxml, language profiles) instead of each loading them
-        context.set_forkserver_preload(["pipeline.workers"])
+        # workers fork from a server that has loaded the analysis modules and language profiles
+        # once, sharing their memory instead of each loading them; it starts now, so that it
+        # loads them while the crawl fetches its first pages
+        context.set_forkserver_preload(["pipeline.forkserver_preload"])
+        forkserver.ensure_running()
         return ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 
+from pipeline import language
 from pipeline.page import FetchedPage
 from pipeline.workers import AnalysisPool
 
@@ -48,3 +49,17 @@ def test_a_page_submitted_to_a_closed_pool_fails_through_its_future() -> None:
     pool.close()
     future = pool.submit(page(5))
     assert isinstance(future.exception(timeout=10), RuntimeError)
+
+
+def _profiles_loaded() -> bool:
+    return language._model.cache_info().currsize == 1
+
+
+def test_workers_start_with_the_language_profiles_loaded() -> None:
+    """The fork server loads the profiles once; a worker does not load them for its first page."""
+    pool = AnalysisPool(1)
+    try:
+        assert pool.executor is not None
+        assert pool.executor.submit(_profiles_loaded).result(timeout=60)
+    finally:
+        pool.close()
