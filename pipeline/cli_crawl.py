@@ -179,9 +179,13 @@ def run_spider(
     job: CrawlJob, db_url: str, run_id: int, resume_since: str | None, verbose: int
 ) -> None:
     """Run the editions spider for `job` in this process."""
-    from crawler.run import crawl_settings, run_editions_crawl
+    from pipeline.workers import start_worker_server
 
     overrides: dict[str, Any] = dict(job.overrides)
+    if str(overrides.get("NEWSALIGN_WORKERS", "")).strip() != "0":
+        start_worker_server()  # loads on another core while Scrapy is imported and set up
+    from crawler.run import crawl_settings, run_editions_crawl
+
     if job.redis:
         from crawler.frontier import redis_settings  # scrapy-redis only for a shared frontier
 

@@ -45,12 +45,8 @@ class AnalysisPool:
         self.executor: ProcessPoolExecutor | None = self._new_executor() if workers > 0 else None
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        start_worker_server()
         context = multiprocessing.get_context("forkserver")
-        # workers fork from a server that has loaded the analysis modules and language profiles
-        # once, sharing their memory instead of each loading them; it starts now, so that it
-        # loads them while the crawl fetches its first pages
-        context.set_forkserver_preload(["pipeline.forkserver_preload"])
-        forkserver.ensure_running()
         return ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
@@ -159,6 +155,15 @@ class AnalysisPool:
         """Stop the workers once their work is done."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def start_worker_server() -> None:
+    """Start the server the analysis workers fork from, if it is not running: it loads the
+    analysis modules and language profiles once, in a process of its own, and the workers share
+    that memory instead of each loading them. Started early, it loads them while the crawl
+    process starts and fetches its first pages."""
+    forkserver.set_forkserver_preload(["pipeline.forkserver_preload"])
+    forkserver.ensure_running()
 
 
 def settle_garbage_collector() -> None:
