@@ -396,14 +396,11 @@ def run_many(
     *,
     env: dict[str, str] | None = None,
     interval: float = 0.1,
-    sample_every: int = 1,
     pss_every: int = 5,
     timeout: float = 3600,
 ) -> list[Measured]:
-    """Start `commands` together; every `interval` check which have exited, and every
-    `sample_every` checks sample each process tree's RSS (PSS every `pss_every` samples; never
-    with 0) and CPU, until all have exited. Sampling costs CPU: with no core to spare, sample
-    seldom and without PSS.
+    """Start `commands` together; sample each process tree's RSS (PSS every `pss_every`
+    samples) and CPU until all have exited.
 
     CPU time of a command is the larger of: the sum over every process of its tree of its last
     sampled user+system time, and what `wait4` reports for the direct child (which includes its
@@ -412,17 +409,15 @@ def run_many(
     with ExitStack() as stack:
         start = time.perf_counter()
         children = [_Child(args, env, stack) for args in commands]
-        samples = polls = 0
+        samples = 0
         while True:
             elapsed = time.perf_counter() - start
             running = [child for child in children if not child.reap(elapsed)]
             if not running:
                 break
-            if polls % sample_every == 0:
-                for child in running:
-                    child.sample(elapsed, pss_every > 0 and samples % pss_every == 0)
-                samples += 1
-            polls += 1
+            for child in running:
+                child.sample(elapsed, samples % pss_every == 0)
+            samples += 1
             if elapsed > timeout:
                 for child in running:
                     child.popen.kill()

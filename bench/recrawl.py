@@ -22,9 +22,7 @@ Usage: python bench/recrawl.py [--pages 1000] [--redis-pages 500] [--db sqlite|p
     own sitemap URL (so its own Redis keys); the keys are deleted afterwards.  With `--pin` each
     crawl process and its analysis workers run on one core of their own (`taskset -c N`; the
     workers default to one per core the process may use): one core against two.  PostgreSQL,
-    Redis and the site's server are not pinned.  The process trees are sampled for CPU once a
-    second and not for memory: with both cores busy, sampling every 0.1 s with PSS (as
-    `bench/crawl.py` does) took enough CPU to slow the two-process runs by about a fifth.
+    Redis and the site's server are not pinned.
 
 All crawls use `-s AUTOTHROTTLE_ENABLED=False -s CONCURRENT_REQUESTS_PER_DOMAIN=16`.
 """
@@ -197,8 +195,7 @@ def shared_frontier(args: argparse.Namespace, folder: Path) -> None:
                             ["taskset", "-c", str(core), *command] if args.pin else command
                             for core in range(processes)
                         ]
-                        # no core is spare when pinned: CPU once a second, no memory
-                        measured = run_many(commands, sample_every=10, pss_every=0)
+                        measured = run_many(commands)
                         for one in measured:
                             _checked(one, f"{processes}-process crawl")
                         editions = count_rows(db_url, "editions")
