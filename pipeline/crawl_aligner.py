@@ -6,13 +6,14 @@ transaction. Articles that never complete (an alternate on another host, a 404) 
 alignment was overtaken by a newer revision are aligned when the crawl ends, as are the articles
 an interrupted run stored. Writing re-checks the revisions, so a plan overtaken by another
 crawl process is never written. On a shared frontier the process whose store completes an
-article aligns it; the others leave it alone at their end.
+article aligns it; the others align it at their end only if it has no alignment by then (its
+process died first).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from pipeline.align import Bead, align_pairs
 from pipeline.aligning import PairWork, article_rounds, plan, write_alignments
 from pipeline.db import transaction
-from pipeline.models import Edition, EditionLink
+from pipeline.models import Alignment, Edition, EditionLink
 from pipeline.queries import articles_fetched_since
 from pipeline.store import CLUSTER_SOURCES
 from pipeline.workers import AnalysisPool
@@ -70,25 +71,41 @@ class CrawlAligner:
 
     def finish(self, since: datetime | None = None) -> int:
         """Align what is left (and every article fetched since `since`, for a resumed run);
-        returns how many alignments this crawl wrote."""
+        returns how many alignments this crawl wrote.
+
+        Articles another process completed come last, and only those of them with no
+        alignment yet: that process aligns them, unless it died first."""
         self._write(wait_all=True)
         urls, self.stored_urls = self.stored_urls, []
         if urls:  # stored as the crawl closed, never checked: this process aligns them
             self.incomplete -= transaction(self.engine, lambda s: self._note(s, urls))
         ids = self.touched - self.planned
-        others = sorted(ids & self.incomplete)
-        for start in range(0, len(others), CHUNK):
-            chunk = others[start : start + CHUNK]
-            ids -= transaction(self.engine, lambda s, c=chunk: complete_articles(s, c))
+        others = ids & self.incomplete
+        ids -= others
         if since is not None:
             ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
+        self._align(ids)
+        self._align(others - self._in_chunks(others, _aligned_complete_articles))
+        return self.written
+
+    def _align(self, ids: set[int]) -> None:
+        """Plan, align and write these articles, a round at a time."""
         for chunk in transaction(self.engine, lambda s: list(article_rounds(s, ids))):
             self._start(set(chunk), transaction(self.engine, lambda s, c=chunk: plan(s, c)))
             while len(self.running) >= IN_FLIGHT:
                 wait([future for *_, future in self.running], return_when="FIRST_COMPLETED")
                 self._write(wait_all=False)
         self._write(wait_all=True)
-        return self.written
+
+    def _in_chunks(
+        self, ids: set[int], query: Callable[[Session, list[int]], set[int]]
+    ) -> set[int]:
+        """`query` over `ids`, `CHUNK` at a time."""
+        given, found = sorted(ids), set()
+        for start in range(0, len(given), CHUNK):
+            chunk = given[start : start + CHUNK]
+            found |= transaction(self.engine, lambda s, c=chunk: query(s, c))
+        return found
 
     def _note(self, session: Session, urls: Sequence[str]) -> set[int]:
         """The articles of `urls`, noted as touched and as stored to since any live plan.
@@ -136,6 +153,15 @@ class CrawlAligner:
                 self.engine, lambda s, w=work, b=beads: write_alignments(s, w, b)
             )
         self.running = keep
+
+
+def _aligned_complete_articles(session: Session, article_ids: Iterable[int]) -> set[int]:
+    """Of these articles, the complete ones with at least one alignment."""
+    complete = complete_articles(session, article_ids)
+    if not complete:
+        return set()
+    aligned = select(Alignment.article_id).where(Alignment.article_id.in_(list(complete)))
+    return set(session.scalars(aligned.distinct()))
 
 
 def complete_articles(session: Session, article_ids: Iterable[int]) -> set[int]:

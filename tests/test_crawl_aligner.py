@@ -179,18 +179,27 @@ def test_a_plan_overtaken_by_a_new_revision_is_not_written(engine: Engine) -> No
     assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 0  # both stale
 
 
+def two_processes(engine: Engine) -> tuple[CrawlAligner, CrawlAligner]:
+    """Two crawl processes' aligners: the first stored en and de (the article waits for fr),
+    the second then stored fr, completing the article, and planned and aligned it."""
+    first = CrawlAligner(engine, AnalysisPool(0))
+    first.stored(put(engine, cluster_page("en"), cluster_page("de")))
+    first.step()
+    second = CrawlAligner(engine, AnalysisPool(0))
+    second.stored(put(engine, cluster_page("fr")))
+    second.step()  # without workers aligned at once; the beads are written by its next step
+    assert second.planned == {article_id(engine)} and first.incomplete == {article_id(engine)}
+    return first, second
+
+
 def test_the_end_leaves_an_article_completed_by_another_process_to_that_process(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two processes on a shared frontier: the one whose store completed the article plans it
-    (even if it has not written the beads yet); the other does not align it again at its end."""
-    first = CrawlAligner(engine, AnalysisPool(0))
-    first.stored(put(engine, cluster_page("en"), cluster_page("de")))
-    first.step()  # incomplete: fr is not stored yet
-    second = CrawlAligner(engine, AnalysisPool(0))
-    second.stored(put(engine, cluster_page("fr")))
-    second.step()  # complete: planned and aligned, its beads written by its next step
-    assert second.planned == {article_id(engine)} and alignments(engine) == 0
+    """Two processes on a shared frontier: the one whose store completed the article aligns it;
+    the other does not plan it again at its end."""
+    first, second = two_processes(engine)
+    second.step()
+    assert alignments(engine) == 2
     planned: list[list[int]] = []
     real_plan = crawl_aligner.plan
     monkeypatch.setattr(
@@ -199,6 +208,16 @@ def test_the_end_leaves_an_article_completed_by_another_process_to_that_process(
     assert first.finish() == 0
     assert planned == []
     assert second.finish() == 2
+
+
+def test_the_end_aligns_an_article_whose_completing_process_died_before_writing(
+    engine: Engine,
+) -> None:
+    """The process that completed the article was killed before it wrote the alignments: the
+    other process finds the article complete and unaligned at its end and aligns it."""
+    first, _killed = two_processes(engine)
+    assert alignments(engine) == 0
+    assert first.finish() == 2
     assert alignments(engine) == 2
 
 
