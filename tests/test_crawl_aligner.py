@@ -79,15 +79,21 @@ def live_aligned(engine: Engine) -> CrawlAligner:
     return aligner
 
 
-def test_the_end_does_not_plan_articles_aligned_during_the_crawl_again(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    aligner = live_aligned(engine)
+def record_plans(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The article ids of every plan the crawl aligner makes from now on."""
     planned: list[list[int]] = []
     real_plan = crawl_aligner.plan
     monkeypatch.setattr(
         crawl_aligner, "plan", lambda s, ids: planned.append(ids) or real_plan(s, ids)
     )
+    return planned
+
+
+def test_the_end_does_not_plan_articles_aligned_during_the_crawl_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aligner = live_aligned(engine)
+    planned = record_plans(monkeypatch)
     assert aligner.finish() == 2
     assert planned == []
 
@@ -200,11 +206,7 @@ def test_the_end_leaves_an_article_completed_by_another_process_to_that_process(
     first, second = two_processes(engine)
     second.step()
     assert alignments(engine) == 2
-    planned: list[list[int]] = []
-    real_plan = crawl_aligner.plan
-    monkeypatch.setattr(
-        crawl_aligner, "plan", lambda s, ids: planned.append(ids) or real_plan(s, ids)
-    )
+    planned = record_plans(monkeypatch)
     assert first.finish() == 0
     assert planned == []
     assert second.finish() == 2
