@@ -286,7 +286,8 @@ def full_page_html(story: Story, lang: str, langs: tuple[str, ...], revision: in
         + top
         + page[body_start:article_end]
         + bottom
-        + page[article_end:].replace("</footer>", _footer(lang) + "</footer>")
+        + page[article_end:]
+        .replace("</footer>", _footer(lang) + "</footer>")
         .replace("</ul></aside>", most_read + "</ul></aside>")
         .replace("</body>", _site_chrome()["tail_script"] + "</body>")
     )
@@ -302,7 +303,9 @@ def _site_chrome() -> dict[str, str]:
         for k in range(500)
     )
     config = json.dumps({f"flag_{k}": rng.random() > 0.5 for k in range(400)})
-    tracker = ";".join(f"t.push({{e:'view',k:{k},v:'{rng.randrange(16**8):08x}'}})" for k in range(300))
+    tracker = ";".join(
+        f"t.push({{e:'view',k:{k},v:'{rng.randrange(16**8):08x}'}})" for k in range(300)
+    )
     return {
         "style": f"<style>{rules}</style>",
         "head_script": f"<script>window.config={config};window.ads=[];</script>",

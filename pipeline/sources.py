@@ -95,9 +95,7 @@ def is_due(source: Source, now: datetime) -> bool:
     return now - last >= timedelta(seconds=source.every_seconds)
 
 
-def interrupted_run(
-    session: Session, source: str | None, start_urls: list[str]
-) -> CrawlRun | None:
+def interrupted_run(session: Session, source: str | None, start_urls: list[str]) -> CrawlRun | None:
     """The newest run of the same job (source, or else start URLs) that never finished."""
     runs = session.scalars(
         select(CrawlRun).where(CrawlRun.status == "running").order_by(CrawlRun.id.desc())

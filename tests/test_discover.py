@@ -390,7 +390,6 @@ def test_discover_never_raises_and_returns_absolute_http_urls(
 # --- real pages ---------------------------------------------------------------------------------
 
 
-
 @pytest.mark.usefixtures("data_pack")
 def test_real_pages_recall_and_precision() -> None:
     report = evaluate(load_cases())
