@@ -25,7 +25,7 @@ from pipeline.models import (
     Revision,
 )
 from pipeline.pairing import mark_suspects, score_pairs
-from pipeline.queries import paragraph_texts
+from pipeline.queries import chunked, paragraph_texts
 from pipeline.store import sha256
 
 logger = logging.getLogger(__name__)
@@ -125,14 +125,11 @@ def article_rounds(
     if article_ids is None:
         ids = list(session.scalars(select(Article.id).order_by(Article.id)))
     else:  # in chunks: SQLite limits the parameters of one statement
-        given = sorted(set(article_ids))
         ids = [
             article_id
-            for start in range(0, len(given), 500)
+            for some in chunked(sorted(set(article_ids)))
             for article_id in session.scalars(
-                select(Article.id)
-                .where(Article.id.in_(given[start : start + 500]))
-                .order_by(Article.id)
+                select(Article.id).where(Article.id.in_(some)).order_by(Article.id)
             )
         ]
     for start in range(0, len(ids), ARTICLES_PER_ROUND):

@@ -25,7 +25,7 @@ from pipeline.align import Bead, align_pairs
 from pipeline.aligning import PairWork, article_rounds, plan, write_alignments
 from pipeline.db import transaction
 from pipeline.models import Alignment, Edition, EditionLink
-from pipeline.queries import articles_fetched_since
+from pipeline.queries import articles_fetched_since, chunked
 from pipeline.store import CLUSTER_SOURCES
 from pipeline.workers import AnalysisPool
 
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 2
 """Planned rounds aligned on the workers at once at the end of a crawl."""
-CHUNK = 500
-"""URLs or articles looked up in one query (well under SQLite's limit on bound parameters)."""
 
 
 class CrawlAligner:
@@ -98,26 +96,23 @@ class CrawlAligner:
         self._write(wait_all=True)
 
     def _in_chunks(
-        self, ids: set[int], query: Callable[[Session, list[int]], set[int]]
+        self, ids: set[int], query: Callable[[Session, Sequence[int]], set[int]]
     ) -> set[int]:
-        """`query` over `ids`, `CHUNK` at a time."""
-        given, found = sorted(ids), set()
-        for start in range(0, len(given), CHUNK):
-            chunk = given[start : start + CHUNK]
-            found |= transaction(self.engine, lambda s, c=chunk: query(s, c))
+        """`query` over `ids`, a chunk a transaction."""
+        found: set[int] = set()
+        for some in chunked(sorted(ids)):
+            found |= transaction(self.engine, lambda s, c=some: query(s, c))
         return found
 
     def _note(self, session: Session, urls: Sequence[str]) -> set[int]:
         """The articles of `urls`, noted as touched and as stored to since any live plan.
 
         Only these can have become complete (an article completes when it gets an edition or
-        absorbs another article), so checking them costs the batch, not the crawl so far. An
-        article completed by another process of a shared frontier is that process's to align.
+        absorbs another article), so checking them costs the batch, not the crawl so far.
         """
         found: set[int] = set()
-        for start in range(0, len(urls), CHUNK):
-            chunk = urls[start : start + CHUNK]
-            found |= set(session.scalars(select(Edition.article_id).where(Edition.url.in_(chunk))))
+        for some in chunked(urls):
+            found |= set(session.scalars(select(Edition.article_id).where(Edition.url.in_(some))))
         self.touched |= found
         self.planned -= found
         return found

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
@@ -363,15 +363,27 @@ def articles_fetched_since(session: Session, since: datetime) -> list[int]:
     )
 
 
-def not_due(session: Session, urls: list[str], now: datetime, chunk: int = 500) -> set[str]:
+T = TypeVar("T")
+IN_LIST_SIZE = 500
+"""Values bound in one `IN (...)` list: well under SQLite's and PostgreSQL's limits on the
+parameters of a statement."""
+
+
+def chunked(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
+    """`values` in consecutive slices of at most `size`, one `IN (...)` list each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def not_due(
+    session: Session, urls: list[str], now: datetime, chunk: int = IN_LIST_SIZE
+) -> set[str]:
     """Those of `urls` whose edition is stored and not yet due for a re-fetch (a query a chunk)."""
     fresh: set[str] = set()
-    for start in range(0, len(urls), chunk):
+    for some in chunked(urls, chunk):
         fresh.update(
             session.scalars(
-                select(Edition.url).where(
-                    Edition.url.in_(urls[start : start + chunk]), Edition.next_fetch_at > now
-                )
+                select(Edition.url).where(Edition.url.in_(some), Edition.next_fetch_at > now)
             )
         )
     return fresh
