@@ -184,10 +184,9 @@ class WorkerDied(RuntimeError):
 
 
 def _start_worker(parent: int) -> None:
-    """Worker initializer: exit once the crawl process that started the pool is gone; keep the
-    preloaded modules out of the cyclic GC's full collections (which would also write to, and so
-    unshare, the pages the worker shares with the forkserver)."""
-    settle_garbage_collector()
+    """Worker initializer: exit once the crawl process that started the pool is gone. (The
+    preloaded modules are already out of the cyclic GC's sight: the fork server froze them
+    before forking, see `pipeline.forkserver_preload`.)"""
 
     def watch() -> None:
         while True:

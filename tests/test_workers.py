@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -55,11 +56,13 @@ def _profiles_loaded() -> bool:
     return language._model.cache_info().currsize == 1
 
 
-def test_workers_start_with_the_language_profiles_loaded() -> None:
-    """The fork server loads the profiles once; a worker does not load them for its first page."""
+def test_workers_start_with_the_language_profiles_loaded_and_frozen() -> None:
+    """The fork server loads the profiles once; a worker does not load them for its first page,
+    and finds what the server loaded out of the cyclic GC's sight."""
     pool = AnalysisPool(1)
     try:
         assert pool.executor is not None
         assert pool.executor.submit(_profiles_loaded).result(timeout=60)
+        assert pool.executor.submit(gc.get_freeze_count).result(timeout=60) > 0
     finally:
         pool.close()
