@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -234,48 +235,72 @@ def write_alignments(
             select(Alignment).where(Alignment.src_edition_id.in_({w.src_edition_id for w in work}))
         )
     }
-    written = 0
+    new: list[tuple[PairWork, Sequence[Bead]]] = []
+    rewritten = 0
     for pair, pair_beads in zip(work, beads, strict=True):
         if (current.get(pair.src_edition_id), current.get(pair.tgt_edition_id)) != _revisions(pair):
             continue
+        article_id = article_of[pair.src_edition_id]
         alignment = stored.get((pair.src_edition_id, pair.tgt_edition_id))
-        if alignment is not None and not rewrite and _revisions(alignment) == _revisions(pair):
-            continue
-        _write_alignment(session, pair, pair_beads, article_of[pair.src_edition_id], alignment)
-        written += 1
-    return written
+        if alignment is None:
+            new.append((pair, pair_beads))
+        elif rewrite or _revisions(alignment) != _revisions(pair):
+            _rewrite_alignment(session, pair, pair_beads, article_id, alignment)
+            rewritten += 1
+    if new:
+        _insert_alignments(session, new, article_of)
+    return len(new) + rewritten
 
 
 def _revisions(row: Alignment | PairWork) -> tuple[int, int]:
     return row.src_revision_id, row.tgt_revision_id
 
 
-def _write_alignment(
-    session: Session,
-    work: PairWork,
-    beads: Sequence[Bead],
-    article_id: int,
-    alignment: Alignment | None,
+def _insert_alignments(
+    session: Session, new: Sequence[tuple[PairWork, Sequence[Bead]]], article_of: dict[int, int]
 ) -> None:
-    new = alignment is None
-    if alignment is None:
-        alignment = Alignment(
-            article_id=article_id,
-            src_edition_id=work.src_edition_id,
-            tgt_edition_id=work.tgt_edition_id,
-            src_revision_id=work.src_revision_id,
-            tgt_revision_id=work.tgt_revision_id,
-            method=METHOD,
-            score=0.0,
+    """New alignments in one INSERT .. RETURNING, and all their beads in one executemany."""
+    rows = [
+        {
+            "article_id": article_of[pair.src_edition_id],
+            "src_edition_id": pair.src_edition_id,
+            "tgt_edition_id": pair.tgt_edition_id,
+            "src_revision_id": pair.src_revision_id,
+            "tgt_revision_id": pair.tgt_revision_id,
+            "method": METHOD,
+            "score": _mean_score(beads),
+        }
+        for pair, beads in new
+    ]
+    # matched by their unique edition pair: RETURNING's row order is not the rows' on SQLite
+    returning = insert(Alignment).returning(
+        Alignment.src_edition_id, Alignment.tgt_edition_id, Alignment.id
+    )
+    ids = {(src, tgt): id_ for src, tgt, id_ in session.execute(returning, rows)}
+    pairs = [
+        row
+        for pair, beads in new
+        for row in _bead_rows(
+            ids[pair.src_edition_id, pair.tgt_edition_id],
+            beads,
+            pair.src_paragraphs,
+            pair.tgt_paragraphs,
         )
-        session.add(alignment)
-        session.flush()
+    ]
+    if pairs:
+        session.execute(insert(AlignmentPair), pairs)
+
+
+def _rewrite_alignment(
+    session: Session, work: PairWork, beads: Sequence[Bead], article_id: int, alignment: Alignment
+) -> None:
+    """A stored alignment at new revisions (or rewritten): new beads, decisions carried over."""
     alignment.article_id = article_id
     alignment.src_revision_id = work.src_revision_id
     alignment.tgt_revision_id = work.tgt_revision_id
     alignment.method = METHOD
     alignment.score = _mean_score(beads)
-    _replace_pairs(session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs, new)
+    _replace_pairs(session, alignment, beads, work.src_paragraphs, work.tgt_paragraphs)
 
 
 def _mean_score(beads: Sequence[Bead]) -> float:
@@ -288,11 +313,10 @@ def _replace_pairs(
     beads: Sequence[Bead],
     src: Sequence[str],
     tgt: Sequence[str],
-    new: bool,
 ) -> None:
     """Write the new beads; carry decisions over by paragraph text, mark the rest stale."""
     stored = select(AlignmentPair).where(AlignmentPair.alignment_id == alignment.id)
-    old = [] if new else list(session.scalars(stored))
+    old = list(session.scalars(stored))
     decided = {(p.src_sha256, p.tgt_sha256): p for p in old if p.status not in ("pending", "stale")}
     if old:
         session.execute(
@@ -301,15 +325,12 @@ def _replace_pairs(
             )
         )
     rows = []
-    cursor = (0, 0)
-    for position, bead in enumerate(beads):
-        row = pair_row(alignment.id, position, bead, src, tgt, cursor)
-        cursor = (row["src_end"], row["tgt_end"])
+    for row in _bead_rows(alignment.id, beads, src, tgt):
         earlier = decided.pop((row["src_sha256"], row["tgt_sha256"]), None)
         if earlier is None:
             rows.append(row)
             continue
-        earlier.position, earlier.score = position, bead.score
+        earlier.position, earlier.score = row["position"], row["score"]
         earlier.src_start, earlier.src_end = row["src_start"], row["src_end"]
         earlier.tgt_start, earlier.tgt_end = row["tgt_start"], row["tgt_end"]
     for stale in decided.values():
@@ -320,7 +341,19 @@ def _replace_pairs(
         session.execute(insert(AlignmentPair), rows)
 
 
-def pair_row(
+def _bead_rows(
+    alignment_id: int, beads: Sequence[Bead], src: Sequence[str], tgt: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The alignment_pairs rows of an alignment's beads, in order."""
+    rows: list[dict[str, Any]] = []
+    cursor = (0, 0)
+    for position, bead in enumerate(beads):
+        rows.append(_pair_row(alignment_id, position, bead, src, tgt, cursor))
+        cursor = (rows[-1]["src_end"], rows[-1]["tgt_end"])
+    return rows
+
+
+def _pair_row(
     alignment_id: int,
     position: int,
     bead: Bead,

@@ -15,7 +15,7 @@ from pipeline.aligning import article_rounds, plan, write_alignments
 from pipeline.crawl_aligner import CrawlAligner, complete_articles
 from pipeline.db import open_database, transaction
 from pipeline.models import Alignment, Article, Edition, Revision
-from pipeline.store import ingest
+from pipeline.store import ingest, sha256
 from pipeline.workers import AnalysisPool
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
@@ -183,6 +183,36 @@ def test_a_plan_overtaken_by_a_new_revision_is_not_written(engine: Engine) -> No
     again = transaction(engine, lambda s: plan(s, [article_id(engine)]))
     assert [w.tgt_edition_id for w in again] == [de]
     assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 0  # both stale
+
+
+def test_new_alignments_are_written_in_two_statements(engine: Engine) -> None:
+    """One INSERT .. RETURNING for the round's new alignments (with their scores), one for all
+    their beads: not three statements an alignment."""
+    put(engine, *(cluster_page(lang) for lang in ("en", "de", "fr")))
+    work = transaction(engine, lambda s: plan(s, [article_id(engine)]))
+    beads = align_pairs([w.texts for w in work])
+    writes: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: writes.append(a[2]) if a[2].lstrip().startswith(("INSERT", "UPDATE")) else None,
+    )
+    assert transaction(engine, lambda s: write_alignments(s, work, beads)) == 2
+    assert [w.split("(")[0].split()[-1] for w in writes] == ["alignments", "alignment_pairs"]
+    with Session(engine) as session:
+        stored = {a.tgt_edition_id: a for a in session.scalars(select(Alignment))}
+        for pair, pair_beads in zip(work, beads, strict=True):
+            alignment = stored[pair.tgt_edition_id]
+            assert alignment.score == pytest.approx(
+                sum(b.score for b in pair_beads) / len(pair_beads)
+            )
+            assert alignment.created_at is not None
+            assert [p.position for p in alignment.pairs] == list(range(len(pair_beads)))
+            assert [p.tgt_sha256 for p in alignment.pairs if p.tgt_end > p.tgt_start] == [
+                sha256("\n".join(pair.tgt_paragraphs[b.tgt[0] : b.tgt[-1] + 1]))
+                for b in pair_beads
+                if b.tgt
+            ]  # each alignment got its own beads
 
 
 def two_processes(engine: Engine) -> tuple[CrawlAligner, CrawlAligner]:
