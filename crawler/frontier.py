@@ -3,7 +3,9 @@
 scrapy-redis keeps request fingerprints forever, so a page changed since would never be fetched
 again; here each fingerprint carries the time it was seen (a sorted set) and counts as new once
 NEWSALIGN_REDIS_SEEN_TTL seconds have passed. The check-and-set is one Lua script, so two
-processes never both take the same request.
+processes never both take the same request. Each process also remembers until when the
+fingerprints it has checked stay seen, and asks Redis only about the others (a sitemap names every
+edition of a story with each of its entries, and every page declares its alternates again).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 
 DEFAULT_SEEN_TTL = 1800
 PRUNE_EVERY = 1000  # checks between removals of expired fingerprints
+REMEMBERED = 200_000  # fingerprints a process remembers as seen (~30 MB), at most
 
 _SEEN = """
 local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if seen and tonumber(seen) > tonumber(ARGV[2]) - tonumber(ARGV[3]) then return 1 end
+if seen and tonumber(seen) > tonumber(ARGV[2]) - tonumber(ARGV[3]) then return seen end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-return 0
+return false
 """
+"""The time a live fingerprint was first seen, or nil after recording it as seen now."""
 
 
 class ExpiringDupeFilter(RFPDupeFilter):
@@ -34,6 +38,9 @@ class ExpiringDupeFilter(RFPDupeFilter):
         self.ttl = ttl
         self.seen_script = server.register_script(_SEEN)
         self.checks = 0
+        self.seen_until: dict[str, float] = {}
+        """Fingerprints Redis holds as seen, and until when (its entry's time + ttl)."""
+        self.clock = time.time
 
     @classmethod
     def from_spider(cls, spider: Spider) -> Self:
@@ -43,12 +50,18 @@ class ExpiringDupeFilter(RFPDupeFilter):
 
     def request_seen(self, request: Request) -> bool:
         fingerprint = self.request_fingerprint(request)
-        now = time.time()
+        now = self.clock()
+        if self.seen_until.get(fingerprint, 0.0) > now:
+            return True
         seen = self.seen_script(keys=[self.key], args=[fingerprint, now, self.ttl])
         self.checks += 1
         if self.checks % PRUNE_EVERY == 0:
             self.server.zremrangebyscore(self.key, 0, now - self.ttl)
-        return bool(int(seen))
+            self.seen_until = {f: t for f, t in self.seen_until.items() if t > now}
+        if len(self.seen_until) >= REMEMBERED:
+            self.seen_until.clear()  # a cache: Redis still knows them all
+        self.seen_until[fingerprint] = (now if seen is None else float(seen)) + self.ttl
+        return seen is not None
 
 
 class Presence:
