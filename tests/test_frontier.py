@@ -1,4 +1,5 @@
-"""The shared frontier's duplicate filter on a real Redis: expiring entries, a local memory."""
+"""The shared frontier on a real Redis: the duplicate filter's expiring entries and local
+memory, the request queue's order."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.utils.request import RequestFingerprinter
+from scrapy_redis.queue import PriorityQueue
 
-from crawler.frontier import ExpiringDupeFilter
+from crawler.frontier import ArrivalOrderQueue, ExpiringDupeFilter
 
 REDIS_URL = os.environ.get("NEWSALIGN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 TTL = 600
@@ -99,3 +101,53 @@ def test_an_entry_another_process_made_expires_at_its_own_time(key: str) -> None
     clock.now += 11
     assert not two.request_seen(page)
     assert len(asked) == 2
+
+
+@pytest.fixture
+def queue_key() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:requests"
+    yield name
+    client.delete(name)
+
+
+def test_the_queue_pops_by_priority_then_in_arrival_order(queue_key: str) -> None:
+    """Not sorted by URL (as scrapy-redis's priority queue pops ties): a sitemap's stories come
+    out in its order, so their articles complete one after another."""
+    server = redis.Redis.from_url(REDIS_URL)
+    spider = Spider(name="editions")
+    one, two = (
+        ArrivalOrderQueue(server, spider, queue_key),
+        ArrivalOrderQueue(server, spider, queue_key),
+    )
+    pushed = [
+        ("http://news.example/it/3", 0),
+        ("http://news.example/de/3", 0),
+        ("http://news.example/zz", 5),
+        ("http://news.example/en/3", 0),
+        ("http://news.example/aa", 5),
+    ]
+    for number, (url, priority) in enumerate(pushed):
+        (one if number % 2 else two).push(Request(url, priority=priority))
+    assert len(one) == 5
+    popped = [one.pop() if number % 2 else two.pop() for number in range(5)]
+    assert [r.url for r in popped] == [
+        "http://news.example/zz",
+        "http://news.example/aa",
+        "http://news.example/it/3",
+        "http://news.example/de/3",
+        "http://news.example/en/3",
+    ]
+    assert one.pop() is None
+
+
+def test_a_request_queued_by_an_earlier_version_is_still_read(queue_key: str) -> None:
+    server = redis.Redis.from_url(REDIS_URL)
+    spider = Spider(name="editions")
+    PriorityQueue(server, spider, queue_key).push(Request("http://news.example/old", priority=1))
+    queue = ArrivalOrderQueue(server, spider, queue_key)
+    queue.push(Request("http://news.example/new"))
+    assert [queue.pop().url, queue.pop().url] == [
+        "http://news.example/old",
+        "http://news.example/new",
+    ]
