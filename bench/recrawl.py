@@ -1,7 +1,8 @@
 """Re-crawl cost and the shared Redis frontier: scheduled crawls measured end to end.
 
 Usage: python bench/recrawl.py [--pages 1000] [--redis-pages 500] [--db sqlite|postgresql]
-                               [--repeat N] [--only rerun|redis] [--quick]
+                               [--repeat N] [--only rerun|redis] [--pin [--confine-services]]
+                               [--quick]
 
 (a) Re-run over unchanged pages (default 1,000: 200 stories x 5 languages, one sitemap), each a
     `python -m pipeline crawl --sitemap URL` subprocess into one database:
@@ -22,7 +23,11 @@ Usage: python bench/recrawl.py [--pages 1000] [--redis-pages 500] [--db sqlite|p
     own sitemap URL (so its own Redis keys); the keys are deleted afterwards.  With `--pin` each
     crawl process and its analysis workers run on one core of their own (`taskset -c N`; the
     workers default to one per core the process may use): one core against two.  PostgreSQL,
-    Redis and the site's server are not pinned.
+    Redis and the site's server are not pinned: the one-process run has the other core for them
+    to itself, the two-process run shares both cores with them.  With `--confine-services`
+    (needs the right to set their CPU affinity, e.g. root) they are confined to the cores the
+    crawl processes run on for the time of each crawl: the whole system on one core against the
+    whole system on two, as when the database runs on hosts of its own for both.
 
 All crawls use `-s AUTOTHROTTLE_ENABLED=False -s CONCURRENT_REQUESTS_PER_DOMAIN=16`.
 """
@@ -31,10 +36,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,6 +160,40 @@ def _last_fetched(db_url: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+SERVICES = ("postgres", "redis-server")
+"""Processes `--confine-services` confines (every PostgreSQL process, backends included)."""
+
+
+@contextmanager
+def confined(cores: set[int], server: FastServer) -> Iterator[None]:
+    """PostgreSQL, Redis and the site's server thread on `cores` only; each thread's own
+    affinity is restored afterwards. PostgreSQL backends forked meanwhile inherit the
+    postmaster's."""
+    found = subprocess.run(
+        ["pgrep", "-x", "|".join(SERVICES)], capture_output=True, text=True, check=False
+    )
+    pids = [int(pid) for pid in found.stdout.split()]
+    if not pids:
+        raise RuntimeError(f"--confine-services: no {' or '.join(SERVICES)} process found")
+    threads = [int(t) for pid in pids for t in os.listdir(f"/proc/{pid}/task")]
+    threads.append(server.thread.native_id or 0)
+    saved: dict[int, set[int]] = {}
+    try:
+        for thread in threads:
+            try:
+                saved[thread] = os.sched_getaffinity(thread)
+                os.sched_setaffinity(thread, cores)
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
+        yield
+    finally:
+        for thread, affinity in saved.items():
+            try:
+                os.sched_setaffinity(thread, affinity)
+            except ProcessLookupError:
+                continue
+
+
 def redis_keys_of(sitemap: str) -> str:
     """The Redis key prefix `newsalign crawl --sitemap URL --redis` uses."""
     return f"newsalign:{CrawlJob([], [sitemap]).key}:"
@@ -167,6 +209,11 @@ def shared_frontier(args: argparse.Namespace, folder: Path) -> None:
         f"\n(b) {len(paths)} pages into PostgreSQL with --redis {args.redis}: one process vs two,"
         f" repeat {args.repeat}"
         + (", each process pinned to a core of its own (taskset)" if args.pin else "")
+        + (
+            "; PostgreSQL, Redis and the site's server confined to the crawl's cores"
+            if args.confine_services
+            else ""
+        )
     )
     results: dict[int, list[tuple[float, float, float, int]]] = {1: [], 2: []}
     prefixes: list[str] = []
@@ -195,7 +242,9 @@ def shared_frontier(args: argparse.Namespace, folder: Path) -> None:
                             ["taskset", "-c", str(core), *command] if args.pin else command
                             for core in range(processes)
                         ]
-                        measured = run_many(commands)
+                        cores = set(range(processes))
+                        with confined(cores, server) if args.confine_services else nullcontext():
+                            measured = run_many(commands)
                         for one in measured:
                             _checked(one, f"{processes}-process crawl")
                         editions = count_rows(db_url, "editions")
@@ -244,9 +293,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="(b) pin each crawl process (and its workers) to one core: one core vs two",
     )
+    parser.add_argument(
+        "--confine-services",
+        action="store_true",
+        help="(b) with --pin: PostgreSQL, Redis and the site's server on the crawl's cores too",
+    )
     parser.add_argument("--only", choices=("rerun", "redis"))
     parser.add_argument("--quick", action="store_true", help="100 pages for both (CI smoke)")
     args = parser.parse_args(argv)
+    if args.confine_services and not args.pin:
+        parser.error("--confine-services needs --pin")
     logging.basicConfig(level=logging.WARNING)
     if args.quick:
         args.pages, args.redis_pages, args.repeat = 100, 100, 1
