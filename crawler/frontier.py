@@ -50,11 +50,20 @@ class ExpiringDupeFilter(RFPDupeFilter):
         return cls(base.server, base.key, base.debug, ttl)
 
     def request_seen(self, request: Request) -> bool:
+        """Whether `request` was seen less than the ttl ago; records it as seen now if not.
+
+        A request whose meta has `reread` (a listing that a new run of the job reads again) is
+        new the first time this process checks it, whatever Redis holds.
+        """
         fingerprint = self.request_fingerprint(request)
         now = self.clock()
         if self.seen_until.get(fingerprint, 0.0) > now:
             return True
-        seen = self.seen_script(keys=[self.key], args=[fingerprint, now, self.ttl])
+        if request.meta.get("reread"):
+            self.server.zadd(self.key, {fingerprint: now})
+            seen = None
+        else:
+            seen = self.seen_script(keys=[self.key], args=[fingerprint, now, self.ttl])
         self.checks += 1
         if self.checks % PRUNE_EVERY == 0:
             self.server.zremrangebyscore(self.key, 0, now - self.ttl)

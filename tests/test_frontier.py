@@ -103,6 +103,22 @@ def test_an_entry_another_process_made_expires_at_its_own_time(key: str) -> None
     assert len(asked) == 2
 
 
+def test_a_listing_a_new_run_rereads_is_new_once_a_process(key: str) -> None:
+    """The process starting a run reads a sitemap the frontier saw minutes ago (its new
+    articles would wait for the ttl otherwise), once: a sitemap index naming itself ends."""
+    clock = Clock()
+    (last_run, _), (new_run, _), (joining, _) = (process(key, clock) for _ in range(3))
+    sitemap = "http://news.example/sitemap.xml"
+    assert not last_run.request_seen(Request(sitemap))
+    clock.now += 300
+    reread = Request(sitemap, meta={"reread": True})
+    assert not new_run.request_seen(reread)
+    assert new_run.request_seen(Request(sitemap, meta={"reread": True}))
+    assert joining.request_seen(Request(sitemap))  # a process joining the run leaves it
+    clock.now += TTL - 1
+    assert joining.request_seen(Request(sitemap))  # seen again from the new run's read
+
+
 @pytest.fixture
 def queue_key() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)

@@ -332,6 +332,29 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
     assert runs == 2  # both processes did part of the work
 
 
+def test_a_shared_frontier_reads_its_sitemap_again_on_the_next_run(
+    small_site, sqlite_url: str, redis_client: redis.Redis
+) -> None:
+    """A listing is deduplicated only among processes starting together: a run soon after the
+    last (well within the duplicate filter's ttl for pages) reads the sitemap again and crawls
+    the story added since."""
+    server, root = small_site
+    sitemap = f"{server.base_url}/sitemap.xml?run={uuid.uuid4().hex[:8]}"
+    args = ["crawl", "--sitemap", sitemap, "--db", sqlite_url, "--redis", REDIS_URL, *QUICK]
+    try:
+        assert run_cli(*args).returncode == 0
+        generate_site(root, stories=7, langs=LANGS)  # one more story, listed in the sitemap
+        server.hits.clear()
+        again = run_cli(*args)
+        assert again.returncode == 0, again.stderr[-3000:]
+    finally:
+        for key in redis_client.scan_iter("newsalign:urls-*"):
+            redis_client.delete(key)
+    assert server.hits[("/sitemap.xml", 200)] == 1
+    assert article_hits(server, 200) == len(LANGS)  # the new story's editions, nothing else
+    assert scalar(sqlite_url, select(func.count()).select_from(Edition)) == 7 * len(LANGS)
+
+
 def test_presence_tells_whether_another_process_is_busy(redis_client: redis.Redis) -> None:
     key = f"newsalign:test-{uuid.uuid4().hex[:8]}:busy"
     one, two = Presence(redis_client, key, 30), Presence(redis_client, key, 30)

@@ -73,8 +73,12 @@ class EditionsSpider(scrapy.Spider):
         self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
         """Alternates sitemaps listed, by page URL, whichever request fetches the page."""
         self.skip_fresh = False
+        self.rereads_listings = False
+        """On a shared frontier: this process starts a run of the job (no other is busy), so it
+        reads the listings again although the frontier has seen them less than its ttl ago."""
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.rereads_listings = self.presence is not None and not self.presence.others_busy()
         for url in self.feed_urls:
             yield self.listing_request(url, self.parse_feed)
         for url in self.sitemap_urls:
@@ -133,8 +137,9 @@ class EditionsSpider(scrapy.Spider):
     def listing_request(
         self, url: str, callback: Callable[..., Any], source: str | None = None
     ) -> scrapy.Request:
-        """A request for a feed, sitemap or sitemap index (always fetched anew)."""
-        meta = {"found_via": "listing", "found_from": source}
+        """A request for a feed, sitemap or sitemap index, fetched anew by every run (on a
+        shared frontier, by the process that starts the run)."""
+        meta = {"found_via": "listing", "found_from": source, "reread": self.rereads_listings}
         return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta)
 
     @classmethod
