@@ -74,13 +74,16 @@ class ExpiringDupeFilter(RFPDupeFilter):
         return seen is not None
 
 
+_STAMPED = b"\0"
+
+
 class ArrivalOrderQueue(PriorityQueue):
     """scrapy-redis's priority queue, first in first out within one priority.
 
     Redis orders the members of a score by their bytes, so a sitemap's pages came out sorted by
     URL: every story's first language first, its last language last, and no article complete
-    (nor aligned) until the last quarter of the crawl. Each member here starts with a NUL byte
-    and the time it was pushed; one pushed by an earlier version (no NUL) is read whole.
+    (nor aligned) before the last language's turn. Each member here starts with a NUL byte and
+    the time it was pushed; one pushed by an earlier version (no NUL) is read whole.
     """
 
     def push(self, request: Request) -> None:
@@ -97,9 +100,6 @@ class ArrivalOrderQueue(PriorityQueue):
             return None
         member = members[0]
         return self._decode_request(member[9:] if member[:1] == _STAMPED else member)
-
-
-_STAMPED = b"\0"
 
 
 class Presence:
