@@ -29,12 +29,16 @@ class Clock:
         return self.now
 
 
+def scratch_key(kind: str) -> Iterator[str]:
+    """A Redis key of its own for a test, deleted afterwards."""
+    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:{kind}"
+    yield name
+    redis.Redis.from_url(REDIS_URL).delete(name)
+
+
 @pytest.fixture
 def key() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:seen"
-    yield name
-    client.delete(name)
+    yield from scratch_key("seen")
 
 
 def process(key: str, clock: Clock) -> tuple[ExpiringDupeFilter, list[str]]:
@@ -121,10 +125,7 @@ def test_a_listing_a_new_run_rereads_is_new_once_a_process(key: str) -> None:
 
 @pytest.fixture
 def queue_key() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:requests"
-    yield name
-    client.delete(name)
+    yield from scratch_key("requests")
 
 
 def test_the_queue_pops_by_priority_then_in_arrival_order(queue_key: str) -> None:
