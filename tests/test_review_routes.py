@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.cli_review import is_local, review
 from pipeline.models import AlignmentPair, Paragraph, ReviewDecision, Revision
+from pipeline.review import pages
 from pipeline.review.app import create_app
 from pipeline.store import sha256
 from tests.review_data import Built, add_article, open_fresh
@@ -101,6 +102,18 @@ def env(sqlite_url: str) -> Iterator[Env]:
     yield made
     made.app.extensions["newsalign"]["engine"].dispose()
     engine.dispose()
+
+
+def test_the_article_page_lists_each_editions_own_revisions(env: Env) -> None:
+    b = env.built
+    with Session(env.engine) as session:
+        detail = pages.article(session, b.article_id)
+    assert detail is not None
+    listed = {
+        e["id"]: [(r["number"], r["words"]) for r in e["revision_list"]] for e in detail["editions"]
+    }
+    assert listed[b.src_edition_id][-1] == (2, 12) and len(listed[b.src_edition_id]) == 2
+    assert [number for number, _ in listed[b.tgt_edition_id]] == [1]
 
 
 def test_every_page_renders(env: Env) -> None:

@@ -51,16 +51,16 @@ def article(session: Session, article_id: int) -> Row | None:
     detail = queries.article_detail(session, article_id)
     if detail is None:
         return None
+    revisions: dict[int, list[Row]] = {edition["id"]: [] for edition in detail["editions"]}
+    for edition_id, number, words, fetched_at in session.execute(
+        select(Revision.edition_id, Revision.number, Revision.word_count, Revision.fetched_at)
+        .where(Revision.edition_id.in_(list(revisions)))
+        .order_by(Revision.edition_id, Revision.number)
+    ):
+        revisions[edition_id].append({"number": number, "words": words, "fetched_at": fetched_at})
     for edition in detail["editions"]:
         edition["suspect"] = "suspect" in edition["flags"]
-        edition["revision_list"] = [
-            {"number": number, "words": words, "fetched_at": fetched_at}
-            for number, words, fetched_at in session.execute(
-                select(Revision.number, Revision.word_count, Revision.fetched_at)
-                .where(Revision.edition_id == edition["id"])
-                .order_by(Revision.number)
-            )
-        ]
+        edition["revision_list"] = revisions[edition["id"]]
     langs = {e["id"]: e["lang"] for e in detail["editions"]}
     for alignment in detail["alignments"]:
         alignment["src_lang"] = langs.get(alignment["src_edition_id"])
@@ -86,8 +86,8 @@ def revision_diff(session: Session, edition_id: int, old: int, new: int) -> Row 
     }
     if old not in revisions or new not in revisions:
         return None
-    before = _paragraph_texts(session, revisions[old].id)
-    after = _paragraph_texts(session, revisions[new].id)
+    texts = queries.paragraph_texts(session, [revisions[old].id, revisions[new].id])
+    before, after = texts[revisions[old].id], texts[revisions[new].id]
     return {
         "edition": {
             "id": edition.id,
@@ -100,16 +100,6 @@ def revision_diff(session: Session, edition_id: int, old: int, new: int) -> Row 
         "new": new,
         "rows": diff_rows(before, after),
     }
-
-
-def _paragraph_texts(session: Session, revision_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Paragraph.text)
-            .where(Paragraph.revision_id == revision_id)
-            .order_by(Paragraph.position)
-        )
-    )
 
 
 def diff_rows(before: list[str], after: list[str]) -> list[Row]:
