@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TextIO
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.models import Alignment, AlignmentPair, Edition
@@ -90,6 +90,14 @@ def pairs(
     )
     if status == "approved":
         query = query.where(AlignmentPair.status.in_(("approved", "edited")))
+    if lang_pair is not None:  # in SQL, so other languages' paragraphs are never read
+        one, two = (_primary(tag) for tag in lang_pair)
+        query = query.where(
+            or_(
+                and_(_has_primary(src_ed.lang, one), _has_primary(tgt_ed.lang, two)),
+                and_(_has_primary(src_ed.lang, two), _has_primary(tgt_ed.lang, one)),
+            )
+        )
     for rows in session.execute(query).partitions():
         texts = paragraph_texts(session, {r[6] for r in rows} | {r[7] for r in rows})
         for pid, aid, sl, tl, su, tu, sr, tr, ss, se, ts, te, score, st in rows:
@@ -127,6 +135,13 @@ def _orient(item: ExportPair, lang_pair: tuple[str, str] | None) -> ExportPair |
 
 def _primary(tag: str) -> str:
     return tag.split("-")[0].lower()
+
+
+def _has_primary(column: ColumnElement[str | None], primary: str) -> ColumnElement[bool]:
+    """SQL for `_primary(column or "und") == primary`."""
+    lowered = func.lower(column)
+    found = or_(lowered == primary, lowered.startswith(primary + "-", autoescape=True))
+    return or_(found, column.is_(None)) if primary == "und" else found
 
 
 def parse_lang_pair(value: str) -> tuple[str, str]:

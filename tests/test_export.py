@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from pipeline import export
@@ -20,10 +20,10 @@ from pipeline.aligning import align_outdated
 from pipeline.cli import main
 from pipeline.db import open_database
 from pipeline.export import ExportPair, parse_lang_pair, write_csv, write_jsonl, write_tmx
-from pipeline.models import AlignmentPair
+from pipeline.models import AlignmentPair, Edition, Revision
 from pipeline.sample_server import SAMPLE_SITE
 from pipeline.store import ingest
-from tests.pages import cluster_page
+from tests.pages import CLUSTER, cluster_page
 from tests.review_data import add_article, open_fresh
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -115,6 +115,27 @@ def aligned_db(sqlite_url: str) -> Iterator[str]:
             align_outdated(session)
     engine.dispose()
     yield sqlite_url
+
+
+def test_a_language_pair_is_selected_in_sql(aligned_db: str) -> None:
+    """Exporting de-en reads no French paragraph (the filter is not applied after reading)."""
+    engine = open_database(aligned_db)
+    read: list[object] = []
+
+    def note(_conn, _cursor, statement, parameters, *_):  # type: ignore[no-untyped-def]
+        if "FROM paragraphs" in statement:
+            read.extend(parameters.values() if isinstance(parameters, dict) else parameters)
+
+    event.listen(engine, "before_cursor_execute", note)
+    with Session(engine) as session:
+        french = set(
+            session.scalars(select(Revision.id).join(Edition).where(Edition.url == CLUSTER["fr"]))
+        )
+        got = list(export.pairs(session, status="any", lang_pair=("en", "de")))
+        assert got and {(p.src_lang, p.tgt_lang) for p in got} == {("en", "de")}
+        assert read and not french & set(read)
+        assert list(export.pairs(session, status="any", lang_pair=("fr", "ja"))) == []
+    engine.dispose()
 
 
 def test_export_command_filters_by_status_and_orients_lang_pairs(aligned_db: str, tmp_path) -> None:
