@@ -64,6 +64,11 @@ class EditionsSpider(scrapy.Spider):
         self.expanded: set[str] = set()
         self.refused: set[str] = set()
         """Private-address links already recorded, so each is recorded once a crawl."""
+        self.requested: set[str] = set()
+        """URLs this run asked for: a sitemap names each edition of a story with every entry of
+        the story, and every page declares its editions again (eight links a page on the
+        generated site). The duplicate filter would drop them, but only after Scrapy had built,
+        scheduled and fingerprinted each one in the crawl's thread."""
         self.presence: Presence | None = None
         """Set on a shared (Redis) frontier: tells the other processes this one is busy."""
         self.closing: asyncio.Future[None] | None = None
@@ -101,12 +106,15 @@ class EditionsSpider(scrapy.Spider):
                 meta = {"found_via": via, "found_from": source, "hreflang": hreflang}
                 yield _failed_item(url, meta, "private_address", refusal, None)
             return
+        if url in self.requested:
+            return
         done = (
             self.known.fetched_since(url, self.resume_since)
             if self.known and self.resume_since
             else None
         )
         if done is None:
+            self.requested.add(url)
             yield self.request(url, via=via, source=source, hreflang=hreflang)
         elif url not in self.expanded:
             self.expanded.add(url)
