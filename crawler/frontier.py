@@ -19,7 +19,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 
 DEFAULT_SEEN_TTL = 1800
-PRUNE_EVERY = 1000  # checks between removals of expired fingerprints
+PRUNE_EVERY = 1000  # Redis checks between removals of expired fingerprints (and at the first)
 REMEMBERED = 200_000  # fingerprints a process remembers as seen (~30 MB), at most
 
 _SEEN = """
@@ -65,7 +65,7 @@ class ExpiringDupeFilter(RFPDupeFilter):
         else:
             seen = self.seen_script(keys=[self.key], args=[fingerprint, now, self.ttl])
         self.checks += 1
-        if self.checks % PRUNE_EVERY == 0:
+        if self.checks % PRUNE_EVERY == 1:  # a small run asks about fewer URLs than that
             self.server.zremrangebyscore(self.key, 0, now - self.ttl)
             self.seen_until = {f: t for f, t in self.seen_until.items() if t > now}
         if len(self.seen_until) >= REMEMBERED:

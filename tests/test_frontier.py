@@ -123,6 +123,18 @@ def test_a_listing_a_new_run_rereads_is_new_once_a_process(key: str) -> None:
     assert joining.request_seen(Request(sitemap))  # seen again from the new run's read
 
 
+def test_expired_entries_are_removed_by_a_process_that_checks_few(key: str) -> None:
+    """Each run adds its URLs to the shared set: a process's first check removes the expired
+    ones, so runs of a few hundred URLs do not grow it for ever."""
+    clock = Clock()
+    server = redis.Redis.from_url(REDIS_URL)
+    server.zadd(key, {"expired": clock.now - TTL - 1, "live": clock.now - 10})
+    one, _ = process(key, clock)
+    one.request_seen(Request("http://news.example/en/a.html"))
+    assert server.zscore(key, "expired") is None
+    assert server.zscore(key, "live") is not None
+
+
 @pytest.fixture
 def queue_key() -> Iterator[str]:
     yield from scratch_key("requests")
