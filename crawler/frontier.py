@@ -16,7 +16,6 @@ from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy_redis.dupefilter import RFPDupeFilter
-from scrapy_redis.queue import PriorityQueue
 
 DEFAULT_SEEN_TTL = 1800
 PRUNE_EVERY = 1000  # Redis checks between removals of expired fingerprints (and at the first)
@@ -74,34 +73,6 @@ class ExpiringDupeFilter(RFPDupeFilter):
         return seen is not None
 
 
-_STAMPED = b"\0"
-
-
-class ArrivalOrderQueue(PriorityQueue):
-    """scrapy-redis's priority queue, first in first out within one priority.
-
-    Redis orders the members of a score by their bytes, so a sitemap's pages came out sorted by
-    URL: every story's first language first, its last language last, and no article complete
-    (nor aligned) before the last language's turn. Each member here starts with a NUL byte and
-    the time it was pushed; one pushed by an earlier version (no NUL) is read whole.
-    """
-
-    def push(self, request: Request) -> None:
-        stamp = _STAMPED + time.time_ns().to_bytes(8, "big")
-        member = stamp + self._encode_request(request)
-        self.server.execute_command("ZADD", self.key, -request.priority, member)
-
-    def pop(self, timeout: int = 0) -> Request | None:
-        pipe = self.server.pipeline()
-        pipe.multi()
-        pipe.zrange(self.key, 0, 0).zremrangebyrank(self.key, 0, 0)
-        members, _ = pipe.execute()
-        if not members:
-            return None
-        member = members[0]
-        return self._decode_request(member[9:] if member[:1] == _STAMPED else member)
-
-
 class Presence:
     """Which crawler processes on a shared frontier still have work in flight.
 
@@ -144,7 +115,6 @@ def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "crawler.frontier.ExpiringDupeFilter",
         "SCHEDULER_PERSIST": True,
-        "SCHEDULER_QUEUE_CLASS": "crawler.frontier.ArrivalOrderQueue",
         "SCHEDULER_QUEUE_KEY": f"newsalign:{job}:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"newsalign:{job}:seen",
         "NEWSALIGN_REDIS_PRESENCE_KEY": f"newsalign:{job}:busy",

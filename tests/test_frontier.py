@@ -1,5 +1,5 @@
-"""The shared frontier on a real Redis: the duplicate filter's expiring entries and local
-memory, the request queue's order."""
+"""The shared frontier's duplicate filter on a real Redis: expiring entries, a local memory,
+listings a new run reads again."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.utils.request import RequestFingerprinter
-from scrapy_redis.queue import PriorityQueue
 
-from crawler.frontier import ArrivalOrderQueue, ExpiringDupeFilter
+from crawler.frontier import ExpiringDupeFilter
 
 REDIS_URL = os.environ.get("NEWSALIGN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 TTL = 600
@@ -29,16 +28,11 @@ class Clock:
         return self.now
 
 
-def scratch_key(kind: str) -> Iterator[str]:
-    """A Redis key of its own for a test, deleted afterwards."""
-    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:{kind}"
-    yield name
-    redis.Redis.from_url(REDIS_URL).delete(name)
-
-
 @pytest.fixture
 def key() -> Iterator[str]:
-    yield from scratch_key("seen")
+    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:seen"
+    yield name
+    redis.Redis.from_url(REDIS_URL).delete(name)
 
 
 def process(key: str, clock: Clock) -> tuple[ExpiringDupeFilter, list[str]]:
@@ -133,50 +127,3 @@ def test_expired_entries_are_removed_by_a_process_that_checks_few(key: str) -> N
     one.request_seen(Request("http://news.example/en/a.html"))
     assert server.zscore(key, "expired") is None
     assert server.zscore(key, "live") is not None
-
-
-@pytest.fixture
-def queue_key() -> Iterator[str]:
-    yield from scratch_key("requests")
-
-
-def test_the_queue_pops_by_priority_then_in_arrival_order(queue_key: str) -> None:
-    """Not sorted by URL (as scrapy-redis's priority queue pops ties): a sitemap's stories come
-    out in its order, so their articles complete one after another."""
-    server = redis.Redis.from_url(REDIS_URL)
-    spider = Spider(name="editions")
-    one, two = (
-        ArrivalOrderQueue(server, spider, queue_key),
-        ArrivalOrderQueue(server, spider, queue_key),
-    )
-    pushed = [
-        ("http://news.example/it/3", 0),
-        ("http://news.example/de/3", 0),
-        ("http://news.example/zz", 5),
-        ("http://news.example/en/3", 0),
-        ("http://news.example/aa", 5),
-    ]
-    for number, (url, priority) in enumerate(pushed):
-        (one if number % 2 else two).push(Request(url, priority=priority))
-    assert len(one) == 5
-    popped = [one.pop() if number % 2 else two.pop() for number in range(5)]
-    assert [r.url for r in popped] == [
-        "http://news.example/zz",
-        "http://news.example/aa",
-        "http://news.example/it/3",
-        "http://news.example/de/3",
-        "http://news.example/en/3",
-    ]
-    assert one.pop() is None
-
-
-def test_a_request_queued_by_an_earlier_version_is_still_read(queue_key: str) -> None:
-    server = redis.Redis.from_url(REDIS_URL)
-    spider = Spider(name="editions")
-    PriorityQueue(server, spider, queue_key).push(Request("http://news.example/old", priority=1))
-    queue = ArrivalOrderQueue(server, spider, queue_key)
-    queue.push(Request("http://news.example/new"))
-    assert [queue.pop().url, queue.pop().url] == [
-        "http://news.example/old",
-        "http://news.example/new",
-    ]
