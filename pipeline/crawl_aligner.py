@@ -13,7 +13,7 @@ process died first).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -83,7 +83,8 @@ class CrawlAligner:
         if since is not None:
             ids = ids | set(transaction(self.engine, lambda s: articles_fetched_since(s, since)))
         self._align(ids)
-        self._align(others - self._in_chunks(others, _aligned_complete_articles))
+        aligned = transaction(self.engine, lambda s: _aligned_complete_articles(s, others))
+        self._align(others - aligned)
         return self.written
 
     def _align(self, ids: set[int]) -> None:
@@ -94,15 +95,6 @@ class CrawlAligner:
                 wait([future for *_, future in self.running], return_when="FIRST_COMPLETED")
                 self._write(wait_all=False)
         self._write(wait_all=True)
-
-    def _in_chunks(
-        self, ids: set[int], query: Callable[[Session, Sequence[int]], set[int]]
-    ) -> set[int]:
-        """`query` over `ids`, a chunk a transaction."""
-        found: set[int] = set()
-        for some in chunked(sorted(ids)):
-            found |= transaction(self.engine, lambda s, c=some: query(s, c))
-        return found
 
     def _note(self, session: Session, urls: Sequence[str]) -> set[int]:
         """The articles of `urls`, noted as touched and as stored to since any live plan.
@@ -151,12 +143,14 @@ class CrawlAligner:
 
 
 def _aligned_complete_articles(session: Session, article_ids: Iterable[int]) -> set[int]:
-    """Of these articles, the complete ones with at least one alignment."""
-    complete = complete_articles(session, article_ids)
-    if not complete:
-        return set()
-    aligned = select(Alignment.article_id).where(Alignment.article_id.in_(list(complete)))
-    return set(session.scalars(aligned.distinct()))
+    """Of these articles, the complete ones with at least one alignment (queries a chunk)."""
+    found: set[int] = set()
+    for some in chunked(sorted(article_ids)):
+        complete = complete_articles(session, some)
+        if complete:
+            aligned = select(Alignment.article_id).where(Alignment.article_id.in_(complete))
+            found |= set(session.scalars(aligned.distinct()))
+    return found
 
 
 def complete_articles(session: Session, article_ids: Iterable[int]) -> set[int]:
