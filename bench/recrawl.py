@@ -175,8 +175,9 @@ def confined(cores: set[int], server: FastServer) -> Iterator[None]:
     pids = [int(pid) for pid in found.stdout.split()]
     if not pids:
         raise RuntimeError(f"--confine-services: no {' or '.join(SERVICES)} process found")
+    assert server.thread.native_id is not None, "the site's server is not running"
     threads = [int(t) for pid in pids for t in os.listdir(f"/proc/{pid}/task")]
-    threads.append(server.thread.native_id or 0)
+    threads.append(server.thread.native_id)
     saved: dict[int, set[int]] = {}
     try:
         for thread in threads:
@@ -185,6 +186,11 @@ def confined(cores: set[int], server: FastServer) -> Iterator[None]:
                 os.sched_setaffinity(thread, cores)
             except ProcessLookupError:  # a thread that ended meanwhile
                 continue
+            except PermissionError as exc:
+                raise RuntimeError(
+                    f"--confine-services: may not set the CPU affinity of thread {thread}"
+                    " (run as root or as the services' user)"
+                ) from exc
         yield
     finally:
         for thread, affinity in saved.items():
