@@ -224,13 +224,16 @@ def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
     Two processes storing two linked editions at once would otherwise each miss the other's
     uncommitted edition and leave the story split in two articles; any two linked pages share
     a locked URL, so they are stored one after the other, while unrelated stories go on in
-    parallel. SQLite has one writer anyway.
+    parallel. The page a link or listing led here from is locked only for a URL-pattern guess,
+    which the page it was guessed from does not link to: a sitemap or feed is no edition, and
+    locking it made every page it lists wait for the other processes' transactions. SQLite has
+    one writer anyway.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
     assert analysis.signals is not None
     urls = {analysis.url, *(link.url for link in analysis.signals.links)}
-    if analysis.page.found_from:
+    if analysis.page.found_via == "pattern" and analysis.page.found_from:
         urls.add(canonicalize_url(analysis.page.found_from) or analysis.page.found_from)
     session.execute(
         text(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pipeline import store
@@ -19,6 +20,7 @@ from pipeline.models import (
     Paragraph,
     Revision,
 )
+from pipeline.page import FetchedPage
 from pipeline.store import ingest
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
@@ -215,3 +217,65 @@ def test_cross_language_canonical_is_flagged_not_used_for_identity(session: Sess
     assert edition.url == CLUSTER["de"]
     assert edition.canonical_url == CLUSTER["en"]
     assert "cross_language_canonical" in edition.flags
+
+
+# --- concurrent writers on PostgreSQL (the locks that keep a story in one article) ----------
+
+SITEMAP = "https://news.example.com/sitemap.xml"
+
+
+def other_story(url: str) -> FetchedPage:
+    """An English story unrelated to the Lyon one, listed by the same sitemap."""
+    paragraphs = [
+        "The regional train operator announced on Monday that night trains between Lyon and "
+        "Turin will run again from June, after a landslide closed the line three years ago.",
+        "Tickets go on sale next week, and the operator expects the service to be fully booked "
+        "during the summer holidays, when demand for the crossing of the Alps is highest.",
+        "Local businesses in the valley welcomed the news, saying the closure had cost them "
+        "thousands of visitors who used to stop in the small towns along the route.",
+    ]
+    return fetched(
+        url,
+        article_html("en", {}, paragraphs=paragraphs, title="Night trains to Turin return"),
+        found_via="sitemap",
+        found_from=SITEMAP,
+    )
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = open_database(pg_url)
+    with Session(engine) as session, session.begin():  # the site exists, as after a first page
+        ingest(session, other_story("https://news.example.com/en/first"), None)
+    yield engine
+    engine.dispose()
+
+
+def test_unrelated_stories_of_one_sitemap_are_stored_at_once(pg_engine: Engine) -> None:
+    """The sitemap a page was listed in is not an edition of it: two processes storing two
+    stories it lists do not wait for each other's transaction (they did, for every page)."""
+    lyon = fetched(CLUSTER["en"], article_html("en", {}), found_via="sitemap", found_from=SITEMAP)
+    with Session(pg_engine) as first, first.begin():
+        assert ingest(first, lyon, None) == "new"
+        with Session(pg_engine) as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert ingest(second, other_story("https://news.example.com/en/trains"), None) == "new"
+
+
+def test_a_url_pattern_guess_waits_for_the_page_it_was_guessed_from(pg_engine: Engine) -> None:
+    """A guess links nowhere its origin does: it locks the origin's URL, so it is stored after
+    the origin's transaction commits and joins its article."""
+    origin = fetched(CLUSTER["en"], article_html("en", {}))
+    guess = fetched(
+        CLUSTER["de"], article_html("de", {}), found_via="pattern", found_from=CLUSTER["en"]
+    )
+    with Session(pg_engine) as first, first.begin():
+        ingest(first, origin, None)
+        with Session(pg_engine) as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                ingest(second, guess, None)
+    with Session(pg_engine) as session, session.begin():
+        assert ingest(session, guess, None) == "new"
+        editions = session.scalars(select(Edition).where(Edition.url.in_(CLUSTER.values())))
+        assert len({edition.article_id for edition in editions}) == 1
