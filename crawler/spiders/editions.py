@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FOLLOWED_SOURCES = frozenset({"head", "header", "sitemap", "menu", "pattern"})
+SitemapLinks = tuple[tuple[str, str], ...]
+"""(URL, hreflang) alternates a sitemap lists with a page."""
+
 IDLE_RECHECK_SECONDS = 0.1  # an idle process on a shared frontier: two Redis reads a check
 
 
@@ -75,8 +78,9 @@ class EditionsSpider(scrapy.Spider):
         self.recheck: asyncio.TimerHandle | None = None
         self.allowed_domains = sorted(self.scope.domains)
         self.known: KnownPages | None = None
-        self.sitemap_groups: dict[str, tuple[tuple[str, str], ...]] = {}
-        """Alternates sitemaps listed, by page URL, whichever request fetches the page."""
+        self.sitemap_groups: dict[str, SitemapLinks] = {}
+        """Alternates sitemaps listed, by page URL, whichever request of this process fetches
+        the page (a request made for a sitemap entry also carries them)."""
         self.skip_fresh = False
         self.rereads_listings = False
         """On a shared frontier: this process starts a run of the job (no other is busy), so it
@@ -93,7 +97,13 @@ class EditionsSpider(scrapy.Spider):
                 yield request
 
     def visit(
-        self, url: str, *, via: str, source: str | None = None, hreflang: str | None = None
+        self,
+        url: str,
+        *,
+        via: str,
+        source: str | None = None,
+        hreflang: str | None = None,
+        sitemap_links: SitemapLinks = (),
     ) -> Iterator[scrapy.Request | PageItem]:
         """A request for a page in scope; for a page an interrupted run stored, its links.
 
@@ -115,7 +125,9 @@ class EditionsSpider(scrapy.Spider):
         )
         if done is None:
             self.requested.add(url)
-            yield self.request(url, via=via, source=source, hreflang=hreflang)
+            yield self.request(
+                url, via=via, source=source, hreflang=hreflang, sitemap_links=sitemap_links
+            )
         elif url not in self.expanded:
             self.expanded.add(url)
             logger.debug("resuming: %r was stored by the interrupted run", url)
@@ -130,13 +142,17 @@ class EditionsSpider(scrapy.Spider):
         via: str,
         source: str | None = None,
         hreflang: str | None = None,
+        sitemap_links: SitemapLinks = (),
     ) -> scrapy.Request:
-        """A request for a page, remembering how it was found."""
-        meta = {
+        """A request for a page, remembering how it was found (and the alternates a sitemap
+        listed with it: on a shared frontier another process may fetch it)."""
+        meta: dict[str, Any] = {
             "found_via": via,
             "found_from": source,
             "hreflang": hreflang,
         }
+        if sitemap_links:
+            meta["sitemap_links"] = sitemap_links
         headers = {"Referer": source} if source else None
         return scrapy.Request(
             url, callback=self.parse, errback=self.failed, meta=meta, headers=headers
@@ -210,7 +226,11 @@ class EditionsSpider(scrapy.Spider):
     def parse(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         self.active()
         item = page_item(response)
-        listed = self.sitemap_groups.get(item.requested_url) or self.sitemap_groups.get(item.url)
+        listed = (
+            tuple((url, lang) for url, lang in response.meta.get("sitemap_links", ()))
+            or self.sitemap_groups.get(item.requested_url)
+            or self.sitemap_groups.get(item.url)
+        )
         yield replace(item, sitemap_links=listed) if listed else item
         if response.status == 304:
             yield from self.follow_stored_editions(response)
@@ -285,6 +305,7 @@ class EditionsSpider(scrapy.Spider):
                 via="sitemap",
                 source=sitemap_url,
                 hreflang=langs.get(url) or entry.news_language,
+                sitemap_links=group,
             )
 
     def parse_feed(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
