@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import Base
+from scrapy_redis.scheduler import Scheduler
 
 DEFAULT_SEEN_TTL = 1800
 PRUNE_EVERY = 1000  # Redis checks between removals of expired fingerprints (and at the first)
@@ -73,6 +76,98 @@ class ExpiringDupeFilter(RFPDupeFilter):
         return seen is not None
 
 
+class StoryQueue(Base):
+    """The shared queue, popped a story at a time: a process takes every queued request of the
+    story at the head of the queue and fetches them itself.
+
+    scrapy-redis's priority queue pops requests of one priority sorted by their bytes, so a
+    sitemap's pages came out by URL: each story's editions in the last language were fetched in
+    the last fifth of the crawl and its articles aligned only then, while the two processes each
+    fetched editions of the same stories at the same moment and stored them one after the other
+    (the store locks a story). Here requests are popped by priority, then story by story in the
+    order stories were first queued; the requests of one story (`meta["story"]`, up to
+    `STORY_POP` of them) come out together. The ones not yet handed to Scrapy are pushed back
+    when the crawl closes; a process killed outright loses them, as it loses its requests in
+    flight (the duplicate filter holds them as seen for its ttl).
+    """
+
+    STORY_POP = 16
+
+    def __init__(self, server: Any, spider: Spider, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.pop_script = server.register_script(_POP_STORY)
+        self.taken: deque[tuple[bytes, float]] = deque()
+        """Members popped with the story of the last request handed out, and their scores."""
+        self.stamps: dict[str, bytes] = {}
+        """Each story this process queued, and the prefix its requests are queued under."""
+
+    def __len__(self) -> int:
+        return int(self.server.zcard(self.key)) + len(self.taken)
+
+    def push(self, request: Request) -> None:
+        story = str(request.meta.get("story") or request.url)
+        stamp = self.stamps.get(story)
+        if stamp is None:
+            if len(self.stamps) >= REMEMBERED:
+                self.stamps.clear()
+            stamp = self.stamps[story] = _STORY + time.time_ns().to_bytes(8, "big")
+        member = stamp + self._encode_request(request)
+        self.server.execute_command("ZADD", self.key, -request.priority, member)
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        if not self.taken:
+            found = self.pop_script(keys=[self.key], args=[self.STORY_POP])
+            self.taken.extend((found[i], float(found[i + 1])) for i in range(0, len(found), 2))
+        if not self.taken:
+            return None
+        member, _ = self.taken.popleft()
+        return self._decode_request(member[9:] if member[:1] == _STORY else member)
+
+    def give_back(self) -> None:
+        """Queue again the requests popped with a story and not handed out."""
+        while self.taken:
+            member, score = self.taken.popleft()
+            self.server.execute_command("ZADD", self.key, score, member)
+
+    def clear(self) -> None:
+        self.taken.clear()
+        self.server.delete(self.key)
+
+
+_STORY = b"\x01"
+"""First byte of a member queued by StoryQueue, followed by its story's 8-byte stamp (a member
+queued by scrapy-redis's priority queue starts with pickle's 0x80 and is popped alone)."""
+
+_POP_STORY = """
+local found = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if #found == 0 then return {} end
+local prefix, score = string.sub(found[1], 1, 9), found[2]
+local out = {found[1], found[2]}
+if string.byte(found[1], 1) == 1 then
+  for i = 3, #found, 2 do
+    if found[i + 1] ~= score or string.sub(found[i], 1, 9) ~= prefix then break end
+    out[#out + 1] = found[i]
+    out[#out + 1] = found[i + 1]
+  end
+end
+for i = 1, #out, 2 do redis.call('ZREM', KEYS[1], out[i]) end
+return out
+"""
+"""Pop the head of the queue and the requests of the same story and priority queued after it:
+member, score, member, score..."""
+
+
+class StoryScheduler(Scheduler):
+    """scrapy-redis's scheduler whose StoryQueue gives back what it holds when the crawl
+    closes."""
+
+    def close(self, reason: str) -> None:
+        give_back = getattr(self.queue, "give_back", None)
+        if give_back is not None:
+            give_back()
+        super().close(reason)
+
+
 class Presence:
     """Which crawler processes on a shared frontier still have work in flight.
 
@@ -112,7 +207,8 @@ class Presence:
 def redis_settings(redis_url: str, job: str) -> dict[str, Any]:
     """Scrapy settings that put the scheduler and duplicate filter of `job` on Redis."""
     return {
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "crawler.frontier.StoryScheduler",
+        "SCHEDULER_QUEUE_CLASS": "crawler.frontier.StoryQueue",
         "DUPEFILTER_CLASS": "crawler.frontier.ExpiringDupeFilter",
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_QUEUE_KEY": f"newsalign:{job}:requests",

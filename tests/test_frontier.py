@@ -1,5 +1,5 @@
-"""The shared frontier's duplicate filter on a real Redis: expiring entries, a local memory,
-listings a new run reads again."""
+"""The shared frontier on a real Redis: the duplicate filter (expiring entries, a local memory,
+listings a new run reads again) and the queue that hands out a story at a time."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 import redis
 from scrapy import Request
 from scrapy.utils.request import RequestFingerprinter
+from scrapy_redis.queue import PriorityQueue
 
-from crawler.frontier import ExpiringDupeFilter
+from crawler.frontier import ExpiringDupeFilter, StoryQueue, StoryScheduler
+from crawler.spiders.editions import EditionsSpider
 
 REDIS_URL = os.environ.get("NEWSALIGN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 TTL = 600
@@ -127,3 +129,84 @@ def test_expired_entries_are_removed_by_a_process_that_checks_few(key: str) -> N
     one.request_seen(Request("http://news.example/en/a.html"))
     assert server.zscore(key, "expired") is None
     assert server.zscore(key, "live") is not None
+
+
+# --- the queue: a story at a time ------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_key() -> Iterator[str]:
+    name = f"newsalign:test-{uuid.uuid4().hex[:8]}:requests"
+    yield name
+    redis.Redis.from_url(REDIS_URL).delete(name)
+
+
+def story_queue(key: str) -> StoryQueue:
+    """One crawl process's view of the shared queue."""
+    return StoryQueue(redis.Redis.from_url(REDIS_URL), EditionsSpider(), key)
+
+
+def story_requests(story: str, langs: tuple[str, ...]) -> list[Request]:
+    return [
+        Request(f"http://news.example/{lang}/{story}.html", meta={"story": story}) for lang in langs
+    ]
+
+
+def drain(queue: StoryQueue) -> list[str]:
+    urls = []
+    while (request := queue.pop()) is not None:
+        urls.append(request.url)
+    return urls
+
+
+def test_a_process_takes_a_whole_story_and_the_next_process_the_next(queue_key: str) -> None:
+    one, two = story_queue(queue_key), story_queue(queue_key)
+    # as a sitemap lists them: URLs of a later story sort before an earlier one's
+    for request in story_requests("b-story", ("en", "de", "fr")) + story_requests(
+        "a-story", ("it", "es")
+    ):
+        one.push(request)
+    assert len(one) == 5
+    first = one.pop()
+    assert first is not None and first.meta["story"] == "b-story"
+    second = two.pop()  # another process: the next story, not the rest of this one
+    assert second is not None and second.meta["story"] == "a-story"
+    assert sorted([first.url, *drain(one)]) == sorted(
+        r.url for r in story_requests("b-story", ("en", "de", "fr"))
+    )
+    assert sorted([second.url, *drain(two)]) == sorted(
+        r.url for r in story_requests("a-story", ("it", "es"))
+    )
+    assert len(one) == len(two) == 0
+
+
+def test_priority_comes_before_story_order(queue_key: str) -> None:
+    queue = story_queue(queue_key)
+    for request in story_requests("first", ("en", "de")):
+        queue.push(request)
+    queue.push(Request("http://news.example/en/redirected.html", priority=2))
+    assert drain(queue)[0] == "http://news.example/en/redirected.html"
+
+
+def test_requests_taken_with_a_story_go_back_when_the_crawl_closes(queue_key: str) -> None:
+    one = story_queue(queue_key)
+    for request in story_requests("story", ("en", "de", "fr")):
+        one.push(request)
+    assert one.pop() is not None
+    scheduler = StoryScheduler(one.server, persist=True)
+    scheduler.queue = one
+    scheduler.close("shutdown")
+    assert len(drain(story_queue(queue_key))) == 2
+
+
+def test_requests_queued_by_scrapy_redis_s_own_queue_are_still_read(queue_key: str) -> None:
+    server = redis.Redis.from_url(REDIS_URL)
+    PriorityQueue(server, EditionsSpider(), queue_key).push(Request("http://news.example/a"))
+    queue = story_queue(queue_key)
+    for request in story_requests("story", ("en", "de")):
+        queue.push(request)
+    assert sorted(drain(queue)) == [
+        "http://news.example/a",
+        "http://news.example/de/story.html",
+        "http://news.example/en/story.html",
+    ]

@@ -6,6 +6,7 @@ import scrapy
 from scrapy.http import HtmlResponse
 
 from crawler.spiders.editions import EditionsSpider
+from pipeline.discover import EditionLink
 from pipeline.page import FetchedPage
 from pipeline.sitemaps import parse_sitemap
 
@@ -46,6 +47,9 @@ def test_a_sitemap_entry_s_alternates_travel_with_its_requests() -> None:
         reader.entry_requests(sitemap.entries[0], "http://news.example/sitemap.xml", set())
     )
     assert [r.url for r in requests] == [START, de]
+    assert {r.meta["story"] for r in requests} == {
+        START
+    }  # a shared frontier hands them out together
     other_process = EditionsSpider(sitemaps="http://news.example/sitemap.xml")
     request = requests[1]
     response = HtmlResponse(de, body=b"<html><body>Hallo</body></html>", request=request)
@@ -53,3 +57,15 @@ def test_a_sitemap_entry_s_alternates_travel_with_its_requests() -> None:
     assert isinstance(item, FetchedPage)
     assert set(item.sitemap_links) == {(START, "en"), (de, "de")}
     assert item.found_via == "sitemap" and item.hreflang == "de"
+
+
+def test_the_editions_a_page_declares_are_one_story_with_it() -> None:
+    spider = EditionsSpider(urls=START)
+    page = FetchedPage(requested_url=START, url=START, status=200)
+    links = [
+        EditionLink(START, "en", "head"),
+        EditionLink("http://news.example/de/a.html", "de", "head"),
+    ]
+    (request,) = list(spider.follow_editions(page, links))
+    assert request.url == "http://news.example/de/a.html"
+    assert request.meta["story"] == START  # a shared frontier hands it to the process of START

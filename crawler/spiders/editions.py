@@ -104,10 +104,12 @@ class EditionsSpider(scrapy.Spider):
         source: str | None = None,
         hreflang: str | None = None,
         sitemap_links: SitemapLinks = (),
+        story: str | None = None,
     ) -> Iterator[scrapy.Request | PageItem]:
         """A request for a page in scope; for a page an interrupted run stored, its links.
 
         A link to a non-public IP address nobody named is recorded (`private_address`), once.
+        `story` names the requests a shared frontier hands out together (see `request`).
         """
         if not self.in_scope(url, source or "the start URLs"):
             refusal = private_literal(url, self.scope.domains)
@@ -126,14 +128,19 @@ class EditionsSpider(scrapy.Spider):
         if done is None:
             self.requested.add(url)
             yield self.request(
-                url, via=via, source=source, hreflang=hreflang, sitemap_links=sitemap_links
+                url,
+                via=via,
+                source=source,
+                hreflang=hreflang,
+                sitemap_links=sitemap_links,
+                story=story,
             )
         elif url not in self.expanded:
             self.expanded.add(url)
             logger.debug("resuming: %r was stored by the interrupted run", url)
             for target, lang, kind in done:
                 if kind in FOLLOWED_SOURCES and target != url:
-                    yield from self.visit(target, via=kind, source=url, hreflang=lang)
+                    yield from self.visit(target, via=kind, source=url, hreflang=lang, story=url)
 
     def request(
         self,
@@ -143,13 +150,19 @@ class EditionsSpider(scrapy.Spider):
         source: str | None = None,
         hreflang: str | None = None,
         sitemap_links: SitemapLinks = (),
+        story: str | None = None,
     ) -> scrapy.Request:
         """A request for a page, remembering how it was found (and the alternates a sitemap
-        listed with it: on a shared frontier another process may fetch it)."""
+        listed with it: on a shared frontier another process may fetch it).
+
+        `story` (default: the URL) is the page whose editions these are: a shared frontier hands
+        the requests of one story to one process, so stories are fetched and stored whole, one
+        process each (crawler.frontier.StoryQueue)."""
         meta: dict[str, Any] = {
             "found_via": via,
             "found_from": source,
             "hreflang": hreflang,
+            "story": story or url,
         }
         if sitemap_links:
             meta["sitemap_links"] = sitemap_links
@@ -173,7 +186,7 @@ class EditionsSpider(scrapy.Spider):
         spider.known = KnownPages(settings.get("NEWSALIGN_DB") or default_url())
         spider.skip_fresh = settings.getbool("NEWSALIGN_SKIP_FRESH", True)
         crawler.signals.connect(spider.known.close, signal=signals.spider_closed)
-        if "scrapy_redis" in str(settings.get("SCHEDULER")):
+        if settings.get("NEWSALIGN_REDIS_PRESENCE_KEY"):  # a shared frontier (redis_settings)
             from scrapy_redis import connection as redis_connection  # only for a shared frontier
 
             from crawler.frontier import Presence
@@ -240,7 +253,9 @@ class EditionsSpider(scrapy.Spider):
         stored = self.known.lookup(response.url) if self.known else None
         for url, hreflang, source in stored["links"] if stored else []:
             if source in FOLLOWED_SOURCES:
-                yield from self.visit(url, via=source, source=response.url, hreflang=hreflang)
+                yield from self.visit(
+                    url, via=source, source=response.url, hreflang=hreflang, story=response.url
+                )
 
     def follow_editions(
         self, page: FetchedPage, links: Iterable[EditionLink]
@@ -255,11 +270,17 @@ class EditionsSpider(scrapy.Spider):
         for link in others:
             if link.source in FOLLOWED_SOURCES:
                 yield from self.visit(
-                    link.url, via=link.source, source=page.url, hreflang=link.hreflang
+                    link.url,
+                    via=link.source,
+                    source=page.url,
+                    hreflang=link.hreflang,
+                    story=page.url,
                 )
         if not others and self.known and page.found_via != "pattern":
             for url, lang in self.known.pattern_candidates(page.url):
-                yield from self.visit(url, via="pattern", source=page.url, hreflang=lang)
+                yield from self.visit(
+                    url, via="pattern", source=page.url, hreflang=lang, story=page.url
+                )
 
     def parse_sitemap(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
         """Child sitemaps and listed articles, each article with its sitemap alternates."""
@@ -306,6 +327,7 @@ class EditionsSpider(scrapy.Spider):
                 source=sitemap_url,
                 hreflang=langs.get(url) or entry.news_language,
                 sitemap_links=group,
+                story=entry.loc,
             )
 
     def parse_feed(self, response: Response, **_: Any) -> Iterator[PageItem | scrapy.Request]:
