@@ -12,11 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Row, delete, event, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pipeline.confidence import SUSPECT_BELOW, EditionFacts, pair_confidence
 from pipeline.discover import canonicalize_url, learn_url_pattern
@@ -397,12 +399,27 @@ def _place(
 
 
 def _site(session: Session, url: str) -> Site:
-    """The site of a URL's host, added when new; kept loaded for the rest of the session."""
+    """The site of a URL's host, added when new; kept loaded for the rest of the session.
+
+    On PostgreSQL a new site is committed at once, in a transaction of its own: crawler
+    processes meeting a new site together then wait for that insert only, not for the whole
+    batch of pages the first one stores (after which the others' batches failed on the unique
+    host and ran again). A site added for pages whose batch then fails stays, with no editions.
+    """
     host = urlsplit(url).hostname or ""
     site = session.info.get(_SITES, {}).get(host)
     if site is not None and site in session:  # not when a rollback dropped it
         return site
     site = session.scalar(select(Site).where(Site.host == host))
+    if site is None and session.get_bind().dialect.name == "postgresql":
+        with session.get_bind().connect() as alone:
+            alone.execute(
+                pg_insert(Site)
+                .values(host=host, languages=[], created_at=utcnow())
+                .on_conflict_do_nothing()
+            )
+            alone.commit()
+        site = session.scalar(select(Site).where(Site.host == host))
     if site is None:
         site = Site(host=host)
         session.add(site)
@@ -650,15 +667,46 @@ def _members(session: Session, article_id: int) -> tuple[Article | None, list[Ed
 def _learn_site(session: Session, editions: list[Edition]) -> None:
     """Record the site's languages and, once, how its URLs spell the language (from a cluster)."""
     site = _remember(session, session.get_one(Site, editions[0].site_id))
+    learned: dict[str, Any] = {}
     langs = sorted({*site.languages, *(primary_subtag(slot(e)) for e in editions)} - {"und"})
     if langs != site.languages:
-        site.languages = langs
+        learned["languages"] = langs
     confirmed = {slot(e): e.url for e in editions if e.found_via in ("start", *CLUSTER_SOURCES)}
     if site.url_pattern is None and len(confirmed) >= 2:
         pattern = learn_url_pattern(confirmed)
         if pattern is not None:
-            site.url_pattern = asdict(pattern)
+            learned["url_pattern"] = asdict(pattern)
             logger.info("learned the URL language pattern of %s: %s", site.host, pattern)
+    if not learned:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for name, value in learned.items():
+            setattr(site, name, value)
+        return
+    for name, value in _save_site_now(session, site.id, learned).items():
+        set_committed_value(site, name, value)
+
+
+def _save_site_now(session: Session, site_id: int, learned: dict[str, Any]) -> dict[str, Any]:
+    """Add what was learned of a site in a transaction of its own, committed at once (see
+    `_site`: crawler processes storing their first pages of a site would otherwise wait for
+    each other's whole batch to update its row); returns the site's languages and pattern.
+
+    The row is locked FOR NO KEY UPDATE: the calling transaction's new editions hold a key-share
+    lock on it (their foreign key), which FOR UPDATE would wait for."""
+    with session.get_bind().connect() as alone:
+        row = alone.execute(
+            select(Site.languages, Site.url_pattern)
+            .where(Site.id == site_id)
+            .with_for_update(key_share=True)
+        ).one()
+        saved = {
+            "languages": sorted({*row.languages, *learned.get("languages", ())}),
+            "url_pattern": row.url_pattern or learned.get("url_pattern"),
+        }
+        alone.execute(update(Site).where(Site.id == site_id).values(saved))
+        alone.commit()
+    return saved
 
 
 def slot(edition: Edition) -> str:

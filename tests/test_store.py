@@ -19,6 +19,7 @@ from pipeline.models import (
     FetchError,
     Paragraph,
     Revision,
+    Site,
 )
 from pipeline.page import FetchedPage
 from pipeline.store import ingest
@@ -279,3 +280,20 @@ def test_a_url_pattern_guess_waits_for_the_page_it_was_guessed_from(pg_engine: E
         assert ingest(session, guess, None) == "new"
         editions = session.scalars(select(Edition).where(Edition.url.in_(CLUSTER.values())))
         assert len({edition.article_id for edition in editions}) == 1
+
+
+def test_two_processes_meeting_a_new_site_do_not_wait_for_each_other(pg_engine: Engine) -> None:
+    """The first page of a new site commits the site at once: a second process storing another
+    page of it does not wait for the first one's whole transaction (then fail on the unique
+    host and store its batch again)."""
+    with Session(pg_engine) as first, first.begin():
+        assert ingest(first, other_story("https://new.example.org/en/trains"), None) == "new"
+        with Session(pg_engine) as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            lyon = fetched("https://new.example.org/en/lyon", article_html("en", {}))
+            assert ingest(second, lyon, None) == "new"
+    with Session(pg_engine) as session:
+        sites = session.scalars(select(Site).where(Site.host == "new.example.org")).all()
+        assert len(sites) == 1
+        editions = session.scalars(select(Edition).where(Edition.site_id == sites[0].id)).all()
+        assert len(editions) == 2
