@@ -210,3 +210,24 @@ def test_requests_queued_by_scrapy_redis_s_own_queue_are_still_read(queue_key: s
         "http://news.example/de/story.html",
         "http://news.example/en/story.html",
     ]
+
+
+def test_a_request_keeps_its_meta_through_the_queue(queue_key: str) -> None:
+    """What another process needs to store a page as the reading process would: how it was
+    found and the alternates its sitemap listed."""
+    reader = EditionsSpider(sitemaps="http://news.example/sitemap.xml")
+    alternates = (("http://news.example/en/a.html", "en"), ("http://news.example/de/a.html", "de"))
+    sent = reader.request(
+        "http://news.example/de/a.html",
+        via="sitemap",
+        source="http://news.example/sitemap.xml",
+        hreflang="de",
+        sitemap_links=alternates,
+        story="http://news.example/en/a.html",
+    )
+    story_queue(queue_key).push(sent)
+    got = story_queue(queue_key).pop()
+    assert got is not None and got.url == sent.url
+    for name in ("found_via", "found_from", "hreflang", "story"):
+        assert got.meta[name] == sent.meta[name]
+    assert tuple(map(tuple, got.meta["sitemap_links"])) == alternates
