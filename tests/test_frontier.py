@@ -217,7 +217,7 @@ def test_a_request_keeps_its_meta_through_the_queue(queue_key: str) -> None:
     found and the alternates its sitemap listed."""
     reader = EditionsSpider(sitemaps="http://news.example/sitemap.xml")
     alternates = (("http://news.example/en/a.html", "en"), ("http://news.example/de/a.html", "de"))
-    sent = reader.request(
+    (sent,) = reader.visit(
         "http://news.example/de/a.html",
         via="sitemap",
         source="http://news.example/sitemap.xml",
@@ -225,6 +225,7 @@ def test_a_request_keeps_its_meta_through_the_queue(queue_key: str) -> None:
         sitemap_links=alternates,
         story="http://news.example/en/a.html",
     )
+    assert isinstance(sent, Request)
     story_queue(queue_key).push(sent)
     got = story_queue(queue_key).pop()
     assert got is not None and got.url == sent.url

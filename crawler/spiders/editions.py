@@ -106,16 +106,20 @@ class EditionsSpider(scrapy.Spider):
         sitemap_links: SitemapLinks = (),
         story: str | None = None,
     ) -> Iterator[scrapy.Request | PageItem]:
-        """A request for a page in scope; for a page an interrupted run stored, its links.
+        """A request for a page in scope, remembering how it was found (and the alternates a
+        sitemap listed with it: on a shared frontier another process may fetch it); for a page
+        an interrupted run stored, its links.
 
-        A link to a non-public IP address nobody named is recorded (`private_address`), once.
-        `story` names the requests a shared frontier hands out together (see `request`).
+        `story` (default: the URL) is the page whose editions these are: a shared frontier hands
+        the requests of one story to one process, so stories are fetched and stored whole, one
+        process each (crawler.frontier.StoryQueue). A link to a non-public IP address nobody
+        named is recorded (`private_address`), once.
         """
+        meta: dict[str, Any] = {"found_via": via, "found_from": source, "hreflang": hreflang}
         if not self.in_scope(url, source or "the start URLs"):
             refusal = private_literal(url, self.scope.domains)
             if refusal and url not in self.refused:
                 self.refused.add(url)
-                meta = {"found_via": via, "found_from": source, "hreflang": hreflang}
                 yield _failed_item(url, meta, "private_address", refusal, None)
             return
         if url in self.requested:
@@ -127,13 +131,12 @@ class EditionsSpider(scrapy.Spider):
         )
         if done is None:
             self.requested.add(url)
-            yield self.request(
-                url,
-                via=via,
-                source=source,
-                hreflang=hreflang,
-                sitemap_links=sitemap_links,
-                story=story,
+            meta["story"] = story or url
+            if sitemap_links:
+                meta["sitemap_links"] = sitemap_links
+            headers = {"Referer": source} if source else None
+            yield scrapy.Request(
+                url, callback=self.parse, errback=self.failed, meta=meta, headers=headers
             )
         elif url not in self.expanded:
             self.expanded.add(url)
@@ -141,35 +144,6 @@ class EditionsSpider(scrapy.Spider):
             for target, lang, kind in done:
                 if kind in FOLLOWED_SOURCES and target != url:
                     yield from self.visit(target, via=kind, source=url, hreflang=lang, story=url)
-
-    def request(
-        self,
-        url: str,
-        *,
-        via: str,
-        source: str | None = None,
-        hreflang: str | None = None,
-        sitemap_links: SitemapLinks = (),
-        story: str | None = None,
-    ) -> scrapy.Request:
-        """A request for a page, remembering how it was found (and the alternates a sitemap
-        listed with it: on a shared frontier another process may fetch it).
-
-        `story` (default: the URL) is the page whose editions these are: a shared frontier hands
-        the requests of one story to one process, so stories are fetched and stored whole, one
-        process each (crawler.frontier.StoryQueue)."""
-        meta: dict[str, Any] = {
-            "found_via": via,
-            "found_from": source,
-            "hreflang": hreflang,
-            "story": story or url,
-        }
-        if sitemap_links:
-            meta["sitemap_links"] = sitemap_links
-        headers = {"Referer": source} if source else None
-        return scrapy.Request(
-            url, callback=self.parse, errback=self.failed, meta=meta, headers=headers
-        )
 
     def listing_request(
         self, url: str, callback: Callable[..., Any], source: str | None = None
