@@ -9,10 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bench.scratchdb import scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def begin(session: Session) -> SessionTransaction:
+    """A new transaction, ending the one the test's reads autobegan."""
+    if session.in_transaction():
+        session.commit()
+    return session.begin()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pipeline.aligning import align_outdated, pivot
 from pipeline.db import open_database
 from pipeline.models import Alignment, AlignmentPair, Article, Edition
 from pipeline.store import ingest
+from tests.conftest import begin
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
 
@@ -21,13 +22,6 @@ def session(sqlite_url: str) -> Iterator[Session]:
     with Session(engine) as s:
         yield s
     engine.dispose()
-
-
-def begin(session: Session):
-    """A new transaction, ending the one the test's reads autobegan."""
-    if session.in_transaction():
-        session.commit()
-    return session.begin()
 
 
 def put(session: Session, *pages) -> None:

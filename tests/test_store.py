@@ -23,6 +23,7 @@ from pipeline.models import (
 )
 from pipeline.page import FetchedPage
 from pipeline.store import ingest
+from tests.conftest import begin
 from tests.pages import CLUSTER, TEXTS, article_html, cluster_page, fetched
 
 
@@ -35,9 +36,7 @@ def session(sqlite_url: str) -> Iterator[Session]:
 
 
 def put(session: Session, page, run_id: int | None = None) -> str:
-    if session.in_transaction():  # reads by the test autobegin one
-        session.commit()
-    with session.begin():
+    with begin(session):
         return ingest(session, page, run_id)
 
 
@@ -134,9 +133,7 @@ def test_changed_text_becomes_a_new_revision_and_keeps_the_old(session: Session)
 def test_a_failed_fetch_is_recorded_and_changes_nothing(session: Session) -> None:
     put(session, cluster_page("en"))
     before = session.scalar(select(Edition.text))
-    if session.in_transaction():
-        session.commit()
-    with session.begin():
+    with begin(session):
         run_id = store.start_run(session, [CLUSTER["en"]]).id
     assert put(session, fetched(CLUSTER["en"], "", status=503), run_id) == "error"
     assert put(session, fetched(CLUSTER["en"], "<html>gone</html>", status=404), run_id) == "error"
@@ -172,9 +169,7 @@ def test_pages_that_are_not_articles_are_errors(
 
 
 def test_run_counters_follow_outcomes(session: Session) -> None:
-    if session.in_transaction():
-        session.commit()
-    with session.begin():
+    with begin(session):
         run_id = store.start_run(session, list(CLUSTER.values())).id
     put(session, cluster_page("en"), run_id)
     put(session, cluster_page("de"), run_id)
@@ -184,9 +179,7 @@ def test_run_counters_follow_outcomes(session: Session) -> None:
 
 
 def test_run_counters_of_a_rolled_back_transaction_are_dropped(session: Session) -> None:
-    if session.in_transaction():
-        session.commit()
-    with session.begin():
+    with begin(session):
         run_id = store.start_run(session, []).id
     with pytest.raises(RuntimeError), session.begin():
         ingest(session, cluster_page("en"), run_id)
