@@ -332,6 +332,45 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
     assert runs == 2  # both processes did part of the work
 
 
+def test_two_processes_join_editions_only_a_sitemap_declares(
+    tmp_path: Path, pg_url: str, redis_client: redis.Redis
+) -> None:
+    """Pages that declare no alternates, listed by a sitemap that does: a process fetching a
+    story listed by a sitemap another process read still stores its editions as one article."""
+    root, stories = tmp_path / "site", 60  # enough for the second process to take part
+    generate_site(root, stories=stories, langs=LANGS)
+    for page in root.glob("*/news/*.html"):
+        lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+        page.write_text(
+            "".join(line for line in lines if 'rel="alternate"' not in line), encoding="utf-8"
+        )
+    marker = uuid.uuid4().hex[:8]
+    with running(root) as server:
+        sitemap = f"{server.base_url}/sitemap.xml?run={marker}"
+        args = [sys.executable, "-m", "pipeline", "crawl", "--sitemap", sitemap]
+        args += ["--db", pg_url, "--redis", REDIS_URL, *QUICK]
+        run_cli("db", "upgrade", "--db", pg_url)
+        procs = [
+            subprocess.Popen(
+                args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=300) for p in procs]
+    for key in redis_client.scan_iter("newsalign:urls-*"):
+        redis_client.delete(key)
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    engine = create_engine(pg_url)
+    assert _count(engine, "SELECT count(*) FROM editions") == stories * len(LANGS)
+    with engine.connect() as connection:
+        sizes = list(connection.scalars(text("SELECT count(*) FROM editions GROUP BY article_id")))
+    runs = _count(engine, "SELECT count(*) FROM crawl_runs WHERE pages > 0")
+    engine.dispose()
+    assert sorted(sizes) == [len(LANGS)] * stories
+    assert runs == 2  # both processes fetched stories
+
+
 def test_a_shared_frontier_reads_its_sitemap_again_on_the_next_run(
     small_site, sqlite_url: str, redis_client: redis.Redis
 ) -> None:
