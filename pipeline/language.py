@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import marshal
 import math
 import os
 import re
@@ -29,6 +30,8 @@ from typing import Literal
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 from langdetect.utils.ngram import NGram
+
+from pipeline.diskcache import cached
 
 logger = logging.getLogger(__name__)
 
@@ -255,13 +258,31 @@ def _model() -> _Model:
 
 
 def _load_profiles(directory: str) -> tuple[list[str], dict[str, int]]:
-    """`_packed_profiles`, with langdetect's error when they cannot be read."""
+    """`_packed_profiles`, from the disk cache when an earlier process packed the same files
+    with the same code, with langdetect's error when they cannot be read."""
     try:
-        return _packed_profiles(directory)
+        files = sorted(
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+            for entry in os.scandir(directory)
+            if not entry.name.startswith(".")
+        )
+        code = [marshal.dumps(function.__code__) for function in (_packed_profiles, _cost)]
+        key = (os.path.abspath(directory), files, code, _FIELD_BITS, _SCALE, _SMOOTHING)
+        return cached("language-profiles", key, lambda: _packed_profiles(directory), _is_packed)
     except OSError as exc:
         raise LangDetectException(ErrorCode.FileLoadError, f"cannot read {exc}") from exc
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise LangDetectException(ErrorCode.FormatError, f"profile format: {exc!r}") from exc
+
+
+def _is_packed(value: object) -> bool:
+    """Whether a value read back from the cache has the shape of `_packed_profiles`'."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], list)
+        and isinstance(value[1], dict)
+    )
 
 
 def _packed_profiles(directory: str) -> tuple[list[str], dict[str, int]]:
