@@ -3,8 +3,9 @@ directory (`$XDG_CACHE_HOME/newsalign`, by default `~/.cache/newsalign`) with `m
 
 Every crawl's fork server packs the language profiles: 0.2-0.3 s of CPU at each start of a
 crawl, against 0.07 s to read them back. A file is named by a digest of everything its value
-depends on, written whole or not at all (a temporary file renamed), and only ever a speed-up:
-one that cannot be read or written is rebuilt or skipped.
+depends on, written whole or not at all (a temporary file renamed), and replaces the files of
+the same value under other keys; it is only ever a speed-up: one that cannot be read or written
+is rebuilt or skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import marshal
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,12 +47,13 @@ def cached(name: str, key: Any, build: Callable[[], T], valid: Callable[[Any], b
     except (OSError, EOFError, ValueError, TypeError) as exc:
         logger.warning("ignoring the unreadable cache file %s: %r", path, exc)
     value = build()
-    _write(path, value)
+    if _write(path, value):
+        _remove_others(path, name)
     return value
 
 
-def _write(path: Path, value: Any) -> None:
-    """Write `value` to `path` whole (a temporary file renamed), or log why not."""
+def _write(path: Path, value: Any) -> bool:
+    """Write `value` to `path` whole (a temporary file renamed); False, logged, if it cannot."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -63,3 +66,18 @@ def _write(path: Path, value: Any) -> None:
             raise
     except (OSError, ValueError) as exc:  # ValueError: a value marshal cannot write
         logger.info("not caching %s: %r", path.name, exc)
+        return False
+    return True
+
+
+def _remove_others(path: Path, name: str) -> None:
+    """Remove the files `name` had under other keys (out of date: each is tens of MB), and
+    temporary files a killed process left behind over an hour ago."""
+    stale_before = time.time() - 3600
+    for other in path.parent.glob(f"{name}-*"):
+        try:
+            replaced = other.suffix == ".marshal" and other != path
+            if replaced or (other.suffix == ".tmp" and other.stat().st_mtime < stale_before):
+                other.unlink()
+        except OSError:  # removed meanwhile by another process, or not ours to remove
+            continue

@@ -42,6 +42,19 @@ def test_a_value_is_built_once_and_read_back_after(cache: Path) -> None:
     assert cache_directory() == cache and len(list(cache.iterdir())) == 1
     assert cached("thing", ("v2",), build, is_dict) == build.value  # another key: built again
     assert build.calls == 2
+    assert len(list(cache.iterdir())) == 1  # the out-of-date file is gone
+    cached("other", ("v1",), build, is_dict)
+    assert len(list(cache.iterdir())) == 2  # another value's file is not
+
+
+def test_temporary_files_left_by_a_killed_process_are_removed_once_old(cache: Path) -> None:
+    cache.mkdir(parents=True)
+    old, recent = cache / "thing-abc.marshal123.tmp", cache / "thing-abd.marshal456.tmp"
+    for leftover in (old, recent):
+        leftover.write_bytes(b"partial")
+    os.utime(old, (0, 0))
+    cached("thing", 1, Builder({"a": 1}), is_dict)
+    assert not old.exists() and recent.exists()
 
 
 def test_an_unreadable_or_unexpected_file_is_rebuilt(cache: Path) -> None:
@@ -79,5 +92,7 @@ def test_the_language_profiles_are_cached_and_follow_their_files(
     first = next(iter(sorted(profiles.iterdir())))
     stat = first.stat()
     os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a changed file
+    (before,) = cache.iterdir()
     assert language._load_profiles(str(profiles)) == built
-    assert len(list(cache.iterdir())) == 2  # packed again, under another key
+    (after,) = cache.iterdir()
+    assert after != before  # packed again, under another key
