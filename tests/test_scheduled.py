@@ -279,6 +279,20 @@ def redis_client() -> Iterator[redis.Redis]:
     yield client
 
 
+def two_crawls_of(sitemap: str, pg_url: str) -> None:
+    """Two crawl processes of `sitemap` started together on one Redis frontier; both succeed."""
+    args = [sys.executable, "-m", "pipeline", "crawl", "--sitemap", sitemap]
+    args += ["--db", pg_url, "--redis", REDIS_URL, *QUICK]
+    run_cli("db", "upgrade", "--db", pg_url)
+    procs = [
+        subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [proc.communicate(timeout=300)[1] for proc in procs]
+    for proc, err in zip(procs, errors, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+
+
 def test_two_processes_share_a_redis_frontier_into_postgresql(
     tmp_path: Path, pg_url: str, redis_client: redis.Redis
 ) -> None:
@@ -286,31 +300,8 @@ def test_two_processes_share_a_redis_frontier_into_postgresql(
     generate_site(root, stories=100, langs=("en", "de", "fr", "es", "it"))
     marker = uuid.uuid4().hex[:8]
     with running(root) as server:
-        sitemap = f"{server.base_url}/sitemap.xml?run={marker}"
-        args = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "crawl",
-            "--sitemap",
-            sitemap,
-            "--db",
-            pg_url,
-            "--redis",
-            REDIS_URL,
-            *QUICK,
-        ]
-        run_cli("db", "upgrade", "--db", pg_url)
-        procs = [
-            subprocess.Popen(
-                args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            for _ in range(2)
-        ]
-        outputs = [p.communicate(timeout=300) for p in procs]
+        two_crawls_of(f"{server.base_url}/sitemap.xml?run={marker}", pg_url)
         fetches = article_hits(server)
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
     for key in redis_client.scan_iter("newsalign:urls-*"):
         redis_client.delete(key)
     engine = create_engine(pg_url)
@@ -346,21 +337,9 @@ def test_two_processes_join_editions_only_a_sitemap_declares(
         )
     marker = uuid.uuid4().hex[:8]
     with running(root) as server:
-        sitemap = f"{server.base_url}/sitemap.xml?run={marker}"
-        args = [sys.executable, "-m", "pipeline", "crawl", "--sitemap", sitemap]
-        args += ["--db", pg_url, "--redis", REDIS_URL, *QUICK]
-        run_cli("db", "upgrade", "--db", pg_url)
-        procs = [
-            subprocess.Popen(
-                args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            for _ in range(2)
-        ]
-        outputs = [p.communicate(timeout=300) for p in procs]
+        two_crawls_of(f"{server.base_url}/sitemap.xml?run={marker}", pg_url)
     for key in redis_client.scan_iter("newsalign:urls-*"):
         redis_client.delete(key)
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
     engine = create_engine(pg_url)
     assert _count(engine, "SELECT count(*) FROM editions") == stories * len(LANGS)
     with engine.connect() as connection:
