@@ -235,8 +235,9 @@ def _lock_cluster(session: Session, analysis: PageAnalysis) -> None:
         return
     assert analysis.signals is not None
     urls = {analysis.url, *(link.url for link in analysis.signals.links)}
-    if analysis.page.found_via == "pattern" and analysis.page.found_from:
-        urls.add(canonicalize_url(analysis.page.found_from) or analysis.page.found_from)
+    origin = _origin_url(analysis.page)
+    if analysis.page.found_via == "pattern" and origin:
+        urls.add(origin)
     session.execute(
         text(
             "SELECT pg_advisory_xact_lock(k)"
@@ -254,11 +255,9 @@ def _not_an_edition(session: Session, analysis: PageAnalysis, stored: bool) -> s
     """
     page, signals = analysis.page, analysis.signals
     assert signals is not None
-    if page.found_via not in ("menu", "pattern") or not page.found_from:
+    origin = _origin_url(page)
+    if page.found_via not in ("menu", "pattern") or not origin or stored:
         return None
-    if stored:
-        return None
-    origin = canonicalize_url(page.found_from) or page.found_from
     if page.found_via == "menu":
         if any(link.url == origin for link in signals.links):
             return None
@@ -622,10 +621,15 @@ def _store_links(
 def _pattern_origin(session: Session, page: FetchedPage) -> Edition | None:
     """For an edition found by URL pattern (its content already checked), the stored page it
     was guessed from."""
-    if page.found_via != "pattern" or not page.found_from:
+    origin = _origin_url(page)
+    if page.found_via != "pattern" or not origin:
         return None
-    origin_url = canonicalize_url(page.found_from) or ""
-    return session.scalar(select(Edition).where(Edition.url == origin_url))
+    return session.scalar(select(Edition).where(Edition.url == origin))
+
+
+def _origin_url(page: FetchedPage) -> str | None:
+    """The page a link, listing or guess led here from, canonicalised (when it can be)."""
+    return (canonicalize_url(page.found_from) or page.found_from) if page.found_from else None
 
 
 def _record_pattern_link(
